@@ -1,0 +1,32 @@
+/** The resolved, frozen configuration every component receives; only `load.ts` reads the environment. */
+export interface ChatwootTarget {
+  url: string;
+  apiToken: string;
+  accountId: number;
+  inboxId: number;
+}
+
+export interface Config {
+  database: { url: string };
+  http: { host: string; port: number; maxBodyBytes: number };
+  webhookToken: string | null;
+  evolution: { url: string | null; apiKey: string | null };
+  /** Instances to sync; null = any instance that sends events, delivered to the default target. */
+  instances: readonly string[] | null;
+  chatwoot: ChatwootTarget;
+  /** Per-instance overrides from the config file. */
+  targets: Readonly<Record<string, ChatwootTarget>>;
+  logLevel: string;
+  delivery: {
+    concurrency: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    deadPolicy: 'skip' | 'hold';
+    leaseMs: number;
+    httpTimeoutMs: number;
+    conversationCheckMs: number;
+  };
+  ingest: { batchMax: number };
+  shutdownGraceMs: number;
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import type { ChatwootTarget, Config } from './config.js';
+import { ConfigFileSchema, EnvSchema, SETTINGS } from './schema.js';
+
+const KNOWN = new Set(SETTINGS.map((s) => s.env));
+
+/** Variables of ours that are not settings (test switches), so they are not reported as typos. */
+const NON_SETTINGS = new Set(['EVOSYNC_REQUIRE_SERVICES', 'EVOSYNC_TEST_PG_URL', 'EVOSYNC_TEST_AMQP_URL', 'EVOSYNC_TEST_REDIS_URL']);
+
+export interface LoadOptions {
+  /** Which settings must be present: `start` needs both upstreams, `migrate` only the database. */
+  require?: 'service' | 'database';
+  readFile?: (path: string) => string;
+}
+
+/**
+ * Validates the environment and returns a frozen config, or throws one ConfigError that lists
+ * every problem at once with the variable's name, so an operator fixes them in one pass.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Config {
+  const problems: string[] = [];
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('EVOSYNC_') && !KNOWN.has(key) && !NON_SETTINGS.has(key)) {
+      problems.push(`${key}: unknown setting (typo?)`);
+    }
+  }
+  const input: Record<string, string> = {};
+  for (const s of SETTINGS) {
+    const v = env[s.env];
+    if (v !== undefined && v !== '') input[s.env] = v;
+  }
+  const parsed = EnvSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const require = opts.require ?? 'service';
+
+  const targets: Record<string, ChatwootTarget> = {};
+  let fileInstances: string[] = [];
+  if (e.EVOSYNC_CONFIG_FILE) {
+    try {
+      const raw = (opts.readFile ?? ((p) => readFileSync(p, 'utf8')))(e.EVOSYNC_CONFIG_FILE);
+      const file = ConfigFileSchema.safeParse(JSON.parse(raw));
+      if (!file.success) {
+        for (const issue of file.error.issues) problems.push(`EVOSYNC_CONFIG_FILE ${issue.path.join('.')}: ${issue.message}`);
+      } else {
+        fileInstances = file.data.instances.map((i) => i.instance);
+        for (const i of file.data.instances) {
+          const t = {
+            url: i.chatwoot?.url ?? e.CHATWOOT_URL,
+            apiToken: i.chatwoot?.apiToken ?? e.CHATWOOT_API_TOKEN,
+            accountId: i.chatwoot?.accountId ?? e.CHATWOOT_ACCOUNT_ID,
+            inboxId: i.chatwoot?.inboxId ?? e.CHATWOOT_INBOX_ID,
+          };
+          if (!t.url || !t.apiToken || !t.accountId || !t.inboxId) {
+            problems.push(`EVOSYNC_CONFIG_FILE instances[${i.instance}]: chatwoot url, apiToken, accountId and inboxId must come from the file or CHATWOOT_* variables`);
+          } else {
+            targets[i.instance] = { url: t.url, apiToken: t.apiToken, accountId: t.accountId, inboxId: t.inboxId };
+          }
+        }
+      }
+    } catch (error) {
+      problems.push(`EVOSYNC_CONFIG_FILE: cannot read ${e.EVOSYNC_CONFIG_FILE}: ${(error as Error).message}`);
+    }
+  }
+
+  if (require === 'service') {
+    const hasFileTargets = Object.keys(targets).length > 0;
+    for (const name of ['CHATWOOT_URL', 'CHATWOOT_API_TOKEN', 'CHATWOOT_ACCOUNT_ID', 'CHATWOOT_INBOX_ID'] as const) {
+      if (e[name] === undefined && !hasFileTargets) problems.push(`${name}: required`);
+    }
+    if (!e.EVOSYNC_WEBHOOK_TOKEN) problems.push('EVOSYNC_WEBHOOK_TOKEN: required (Evolution webhooks are refused without it)');
+  }
+  if (e.EVOSYNC_RETRY_BASE_MS > e.EVOSYNC_RETRY_MAX_MS) {
+    problems.push('EVOSYNC_RETRY_BASE_MS: must not exceed EVOSYNC_RETRY_MAX_MS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const envInstances = e.EVOSYNC_INSTANCES?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  const instances = [...new Set([...envInstances, ...fileInstances])];
+  const config: Config = {
+    database: { url: e.EVOSYNC_DATABASE_URL },
+    http: { host: e.EVOSYNC_HOST, port: e.EVOSYNC_PORT, maxBodyBytes: e.EVOSYNC_MAX_BODY_BYTES },
+    webhookToken: e.EVOSYNC_WEBHOOK_TOKEN ?? null,
+    evolution: { url: e.EVOLUTION_URL ?? null, apiKey: e.EVOLUTION_API_KEY ?? null },
+    instances: instances.length > 0 ? instances : null,
+    chatwoot: {
+      url: e.CHATWOOT_URL ?? '',
+      apiToken: e.CHATWOOT_API_TOKEN ?? '',
+      accountId: e.CHATWOOT_ACCOUNT_ID ?? 0,
+      inboxId: e.CHATWOOT_INBOX_ID ?? 0,
+    },
+    targets,
+    logLevel: e.EVOSYNC_LOG_LEVEL,
+    delivery: {
+      concurrency: e.EVOSYNC_DELIVERY_CONCURRENCY,
+      maxAttempts: e.EVOSYNC_MAX_ATTEMPTS,
+      retryBaseMs: e.EVOSYNC_RETRY_BASE_MS,
+      retryMaxMs: e.EVOSYNC_RETRY_MAX_MS,
+      deadPolicy: e.EVOSYNC_DEAD_POLICY,
+      leaseMs: e.EVOSYNC_LEASE_MS,
+      httpTimeoutMs: e.EVOSYNC_HTTP_TIMEOUT_MS,
+      conversationCheckMs: e.EVOSYNC_CONVERSATION_CHECK_MS,
+    },
+    ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX },
+    shutdownGraceMs: e.EVOSYNC_SHUTDOWN_GRACE_MS,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Returns the Chatwoot target for an instance: its own from the config file, else the default. */
+export function targetFor(config: Config, instance: string): ChatwootTarget {
+  return config.targets[instance] ?? config.chatwoot;
+}

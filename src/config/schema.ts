@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * Every setting evosync reads, by its public environment name, with its default and meaning.
+ * The README's settings table is written from this list, and `evosync --help` prints it, so a
+ * setting that is not here does not exist. Units are part of the names (`_MS`, `_SECONDS`).
+ */
+export interface SettingDoc {
+  env: string;
+  default?: string;
+  description: string;
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly SettingDoc[] = [
+  { env: 'EVOSYNC_DATABASE_URL', default: 'sqlite:./evosync.db', description: 'Ledger location: sqlite:<path> (embedded, one process) or postgres://user@host/db.' },
+  { env: 'EVOSYNC_HOST', default: '0.0.0.0', description: 'Address the HTTP server binds to.' },
+  { env: 'EVOSYNC_PORT', default: '8090', description: 'HTTP port for webhooks, API, health and metrics.' },
+  { env: 'EVOSYNC_WEBHOOK_TOKEN', description: 'Shared token Evolution must send (Authorization: Bearer, X-Evosync-Token header, ?token= or /webhooks/evolution/t/<token>). Required to accept Evolution webhooks.', secret: true },
+  { env: 'EVOLUTION_URL', description: 'Base URL of Evolution API, e.g. https://evo.example.com.' },
+  { env: 'EVOLUTION_API_KEY', description: 'Evolution global API key (or an instance token).', secret: true },
+  { env: 'EVOSYNC_INSTANCES', description: 'Comma-separated Evolution instance names to sync; empty = every instance that sends events.' },
+  { env: 'CHATWOOT_URL', description: 'Base URL of Chatwoot, e.g. https://chat.example.com.' },
+  { env: 'CHATWOOT_API_TOKEN', description: 'Access token of a Chatwoot *user* (an administrator); bot tokens cannot read contacts.', secret: true },
+  { env: 'CHATWOOT_ACCOUNT_ID', description: 'Chatwoot account id (the number in /app/accounts/<id>).' },
+  { env: 'CHATWOOT_INBOX_ID', description: 'Id of the API-channel inbox that receives the WhatsApp conversations.' },
+  { env: 'EVOSYNC_CONFIG_FILE', description: 'Optional JSON file mapping several Evolution instances to their own Chatwoot account and inbox.' },
+  { env: 'EVOSYNC_LOG_LEVEL', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace.' },
+  { env: 'EVOSYNC_DELIVERY_CONCURRENCY', default: '32', description: 'Chats (lanes) delivered in parallel; one message at a time within a chat.' },
+  { env: 'EVOSYNC_MAX_ATTEMPTS', default: '15', description: 'Failed attempts (of the message\'s own making) before a message is dead.' },
+  { env: 'EVOSYNC_RETRY_BASE_MS', default: '1000', description: 'First retry delay; doubles per attempt, with jitter.' },
+  { env: 'EVOSYNC_RETRY_MAX_MS', default: '300000', description: 'Cap of the retry delay.' },
+  { env: 'EVOSYNC_DEAD_POLICY', default: 'skip', description: 'What a dead message does to its chat: skip (the chat moves on) or hold (the chat waits for an operator).' },
+  { env: 'EVOSYNC_LEASE_MS', default: '30000', description: 'How long a process owns a chat lane before another may take it over.' },
+  { env: 'EVOSYNC_HTTP_TIMEOUT_MS', default: '15000', description: 'Timeout of one request to Chatwoot or Evolution.' },
+  { env: 'EVOSYNC_INGEST_BATCH_MAX', default: '500', description: 'Most events written to the ledger by one commit.' },
+  { env: 'EVOSYNC_CONVERSATION_CHECK_MS', default: '300000', description: 'How long a cached Chatwoot conversation is trusted before its status is checked again (a resolved one is not reused).' },
+  { env: 'EVOSYNC_SHUTDOWN_GRACE_MS', default: '10000', description: 'Time in-flight deliveries get to finish on shutdown before they are aborted.' },
+  { env: 'EVOSYNC_MAX_BODY_BYTES', default: '33554432', description: 'Largest webhook body accepted (media arrives as base64).' },
+];
+
+const positiveInt = (min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+/** Shape of one instance → Chatwoot target mapping (config file or the single env default). */
+export const InstanceTargetSchema = z.object({
+  instance: z.string().min(1),
+  chatwoot: z
+    .object({
+      url: httpUrl.optional(),
+      apiToken: z.string().min(1).optional(),
+      accountId: positiveInt().optional(),
+      inboxId: positiveInt().optional(),
+    })
+    .strict()
+    .optional(),
+}).strict();
+
+export const ConfigFileSchema = z.object({ instances: z.array(InstanceTargetSchema).min(1) }).strict();
+
+/** Raw environment after validation, before composition into the resolved config. */
+export const EnvSchema = z.object({
+  EVOSYNC_DATABASE_URL: z
+    .string()
+    .default('sqlite:./evosync.db')
+    .refine((u) => /^(sqlite:|postgres(ql)?:\/\/)/.test(u), 'must start with sqlite: or postgres://'),
+  EVOSYNC_HOST: z.string().min(1).default('0.0.0.0'),
+  EVOSYNC_PORT: positiveInt(0, 65535).default(8090),
+  EVOSYNC_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  EVOLUTION_URL: httpUrl.optional(),
+  EVOLUTION_API_KEY: z.string().min(1).optional(),
+  EVOSYNC_INSTANCES: z.string().optional(),
+  CHATWOOT_URL: httpUrl.optional(),
+  CHATWOOT_API_TOKEN: z.string().min(1).optional(),
+  CHATWOOT_ACCOUNT_ID: positiveInt().optional(),
+  CHATWOOT_INBOX_ID: positiveInt().optional(),
+  EVOSYNC_CONFIG_FILE: z.string().min(1).optional(),
+  EVOSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  EVOSYNC_DELIVERY_CONCURRENCY: positiveInt(1, 1024).default(32),
+  EVOSYNC_MAX_ATTEMPTS: positiveInt(1, 1000).default(15),
+  EVOSYNC_RETRY_BASE_MS: positiveInt(10).default(1000),
+  EVOSYNC_RETRY_MAX_MS: positiveInt(10).default(300_000),
+  EVOSYNC_DEAD_POLICY: z.enum(['skip', 'hold']).default('skip'),
+  EVOSYNC_LEASE_MS: positiveInt(1000).default(30_000),
+  EVOSYNC_HTTP_TIMEOUT_MS: positiveInt(100).default(15_000),
+  EVOSYNC_INGEST_BATCH_MAX: positiveInt(1, 10_000).default(500),
+  EVOSYNC_CONVERSATION_CHECK_MS: positiveInt(0).default(300_000),
+  EVOSYNC_SHUTDOWN_GRACE_MS: positiveInt(0).default(10_000),
+  EVOSYNC_MAX_BODY_BYTES: positiveInt(1024).default(32 * 1024 * 1024),
+});
+
+export type Env = z.infer<typeof EnvSchema>;

@@ -1,0 +1,61 @@
+/**
+ * The error registry. Every error evosync raises on purpose carries a stable `code` that appears in
+ * logs, HTTP error replies and the refused-input table, so an operator can search for it and find
+ * the fix in the README's error table. Codes are never reused once retired.
+ */
+export const ErrorCodes = {
+  CONFIG_INVALID: 'Configuration is invalid; every problem is listed with the variable name.',
+  DATABASE_URL_UNSUPPORTED: 'EVOSYNC_DATABASE_URL must start with sqlite: or postgres://.',
+  LEDGER_LOCKED: 'Another evosync process already uses this SQLite ledger.',
+  WEBHOOK_TOKEN_INVALID: 'The webhook token is missing or wrong.',
+  PAYLOAD_NOT_JSON: 'The request body is not valid JSON.',
+  PAYLOAD_INVALID: 'The payload does not match the Evolution API event schema.',
+  EVENT_UNSUPPORTED: 'The event is not one evosync handles; it was acknowledged and ignored.',
+  INSTANCE_NOT_SYNCED: 'The event comes from an Evolution instance that is not configured for sync.',
+  CHATWOOT_UNREACHABLE: 'Chatwoot could not be reached; delivery is paused, not failed.',
+  CHATWOOT_UNAUTHORIZED: 'Chatwoot rejected the API token (401); delivery is paused until it is fixed.',
+  CHATWOOT_RATE_LIMITED: 'Chatwoot answered 429; delivery waits for the next rate-limit window.',
+  CHATWOOT_SERVER_ERROR: 'Chatwoot answered 5xx; the message will be retried.',
+  CHATWOOT_AMBIGUOUS: 'The request may have reached Chatwoot; the next attempt looks it up first.',
+  CHATWOOT_REJECTED: 'Chatwoot refused the request permanently (4xx).',
+  SHUTTING_DOWN: 'evosync is shutting down and accepts no new work.',
+  ILLEGAL_STATE: 'A component was used in a state that does not allow it.',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class EvosyncError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ErrorCodes[code], options);
+    this.name = 'EvosyncError';
+    this.code = code;
+  }
+}
+
+export class ConfigError extends EvosyncError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('CONFIG_INVALID', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export class IllegalStateError extends EvosyncError {
+  constructor(message: string) {
+    super('ILLEGAL_STATE', message);
+    this.name = 'IllegalStateError';
+  }
+}
+
+/** Turns whatever a `catch` received into an Error, so logging and chaining never crash on it. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  try {
+    return new Error(JSON.stringify(value));
+  } catch {
+    return new Error(String(value));
+  }
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+/**
+ * Schemas of what Evolution API sends (reference: evolution-api.md §1.3, §1.4, §2). They check
+ * only what evosync relies on and let everything else through, because Evolution adds fields
+ * between versions (`remoteJidAlt`, `addressingMode`, 2.3.7's spread `extra`, Chatwoot ids…).
+ */
+
+/** Baileys timestamps are numbers in events, but a Long `{low, high}` or a string also occurs. */
+const Timestamp = z.union([
+  z.number().finite().nonnegative(),
+  z.string().regex(/^\d+$/).transform(Number),
+  z.object({ low: z.number(), high: z.number() }).transform((l) => l.high * 2 ** 32 + (l.low >>> 0)),
+]);
+
+export const MessageKeySchema = z.looseObject({
+  id: z.string().min(1).max(256),
+  remoteJid: z.string().min(3).max(256),
+  fromMe: z.boolean().optional().default(false),
+  participant: z.string().nullish(),
+  remoteJidAlt: z.string().nullish(),
+  participantAlt: z.string().nullish(),
+  addressingMode: z.string().nullish(),
+  senderPn: z.string().nullish(),
+  previousRemoteJid: z.string().nullish(),
+});
+
+export const MessageRawSchema = z.looseObject({
+  key: MessageKeySchema,
+  pushName: z.string().nullish(),
+  message: z.record(z.string(), z.unknown()).nullish(),
+  contextInfo: z.record(z.string(), z.unknown()).nullish(),
+  messageType: z.string().nullish(),
+  messageTimestamp: Timestamp,
+  status: z.string().nullish(),
+  source: z.string().nullish(),
+});
+export type MessageRaw = z.infer<typeof MessageRawSchema>;
+
+/** The envelope shared by the webhook and RabbitMQ transports (webhook adds `destination`). */
+export const EnvelopeSchema = z.looseObject({
+  event: z.string().min(1).max(100),
+  instance: z.string().min(1).max(200),
+  data: z.unknown(),
+  date_time: z.string().nullish(),
+  sender: z.string().nullish(),
+  server_url: z.string().nullish(),
+  destination: z.string().nullish(),
+  apikey: z.string().nullish(),
+});
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+export const ConnectionUpdateSchema = z.looseObject({
+  state: z.string(),
+  statusReason: z.number().nullish(),
+  wuid: z.string().nullish(),
+});

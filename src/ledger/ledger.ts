@@ -1,0 +1,141 @@
+import type { ChatMessage, Direction, IngestSource } from '../domain/message.js';
+
+/**
+ * The ledger port: the only storage API the rest of evosync sees. It is the source of truth for
+ * every message in either direction — its state, attempts, next attempt time, last error and the
+ * ids on both sides — so a process can die at any moment and the next one carries on from here.
+ */
+export type MessageState = 'pending' | 'delivered' | 'skipped' | 'dead';
+
+export interface NewMessage {
+  message: ChatMessage;
+  direction: Direction;
+  source: IngestSource;
+}
+
+export type InsertResult = 'inserted' | 'duplicate';
+
+export interface LedgerMessage {
+  id: number;
+  instance: string;
+  waId: string;
+  chat: string;
+  direction: Direction;
+  fromMe: boolean;
+  waTs: number;
+  source: string;
+  event: string;
+  message: ChatMessage;
+  state: MessageState;
+  attempts: number;
+  nextAttemptAt: number;
+  maybeSent: boolean;
+  lastError: string | null;
+  cwConversationId: number | null;
+  cwMessageId: number | null;
+  receivedAt: number;
+  deliveredAt: number | null;
+}
+
+export interface ClaimedLane {
+  instance: string;
+  chat: string;
+  /** The previous owner died holding this lane: its head may already be on the other side. */
+  suspect: boolean;
+}
+
+export type CompletionOutcome =
+  | { state: 'delivered'; cwMessageId: number | null; cwConversationId: number | null }
+  | { state: 'skipped'; reason: string }
+  | { state: 'dead'; error: string }
+  | { state: 'retry'; error: string; nextAttemptAt: number; countAttempt: boolean; maybeSent: boolean };
+
+export interface Completion {
+  messageId: number;
+  instance: string;
+  chat: string;
+  owner: string;
+  outcome: CompletionOutcome;
+  /** Keep the lane leased until this time when its next head is due at once (null = release). */
+  keepLeaseUntil: number | null;
+  nowMs: number;
+  deadPolicy: 'skip' | 'hold';
+}
+
+export interface CompletionResult {
+  /** The lane's next head when it is due now and the lease was kept; the caller continues with it. */
+  next: LedgerMessage | null;
+  /** False when another process had taken the lane over (the outcome was still recorded). */
+  leaseHeld: boolean;
+}
+
+export interface RefusedInput {
+  source: string;
+  code: string;
+  reason: string;
+  instance: string | null;
+  event: string | null;
+  body: string;
+  receivedAt: number;
+}
+
+export interface ChatLink {
+  instance: string;
+  chat: string;
+  accountId: number;
+  inboxId: number;
+  contactId: number;
+  contactSourceId: string;
+  conversationId: number | null;
+  conversationCheckedAt: number | null;
+  lastCwMessageId: number | null;
+}
+
+export interface LedgerCounts {
+  pending: number;
+  delivered: number;
+  skipped: number;
+  dead: number;
+  refused: number;
+}
+
+export interface MessageQuery {
+  instance?: string;
+  chat?: string;
+  state?: MessageState;
+  direction?: Direction;
+  afterId?: number;
+  limit?: number;
+}
+
+export interface Ledger {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors. */
+  insertMessages(rows: NewMessage[], nowMs: number): Promise<InsertResult[]>;
+  recordRefused(rows: RefusedInput[]): Promise<void>;
+  setInstanceState(instance: string, state: string, statusReason: number | null, atMs: number): Promise<void>;
+
+  /** Leases up to `limit` due, unleased lanes to `owner`. */
+  claimLanes(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]>;
+  /** The lane's first message still to deliver (and, with policy hold, a dead head that blocks it). */
+  laneHead(instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null>;
+  /** Records outcomes and moves each lane on, all in one transaction. */
+  complete(items: Completion[]): Promise<CompletionResult[]>;
+  /** Gives back the owner's leases (graceful shutdown), without marking them suspect. */
+  releaseLanes(owner: string): Promise<number>;
+  /** Frees leases that expired (their owner died) and marks those lanes suspect. */
+  reapExpiredLeases(nowMs: number): Promise<number>;
+  /** Earliest time any unleased lane is due, to size the dispatcher's sleep. */
+  nextDueAt(): Promise<number | null>;
+
+  getChatLink(instance: string, chat: string, accountId: number, inboxId: number): Promise<ChatLink | null>;
+  saveChatLink(link: ChatLink, nowMs: number): Promise<void>;
+
+  counts(): Promise<LedgerCounts>;
+  listMessages(query: MessageQuery): Promise<LedgerMessage[]>;
+  getMessage(instance: string, waId: string): Promise<LedgerMessage | null>;
+  listRefused(limit: number): Promise<(RefusedInput & { id: number })[]>;
+  /** Operator action: put a dead message back in its lane for another round of attempts. */
+  retryDead(messageId: number, nowMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,89 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import type { Dialect } from './connect.js';
+
+/**
+ * Append-only, numbered migrations, written once for both dialects: the only differences are the
+ * auto-increment key and the integer width, so one list keeps the two schemas identical by
+ * construction. Never edit a released migration; add the next number.
+ */
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  const idColumn = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
+  const big = dialect === 'postgres' ? 'bigint' : 'integer';
+
+  const migrations: Record<string, Migration> = {
+    '0001_init': {
+      async up(db: Kysely<unknown>) {
+        await sql`create table messages (
+          ${idColumn('id')},
+          instance text not null,
+          wa_id text not null,
+          chat text not null,
+          direction text not null,
+          from_me integer not null default 0,
+          wa_ts ${sql.raw(big)} not null,
+          source text not null,
+          event text not null,
+          payload text not null,
+          state text not null default 'pending',
+          attempts integer not null default 0,
+          next_attempt_at ${sql.raw(big)} not null,
+          maybe_sent integer not null default 0,
+          last_error text,
+          cw_conversation_id ${sql.raw(big)},
+          cw_message_id ${sql.raw(big)},
+          received_at ${sql.raw(big)} not null,
+          updated_at ${sql.raw(big)} not null,
+          delivered_at ${sql.raw(big)}
+        )`.execute(db);
+        await sql`create unique index messages_instance_wa_id on messages (instance, wa_id)`.execute(db);
+        await sql`create index messages_lane on messages (instance, chat, state, wa_ts, id)`.execute(db);
+        await sql`create index messages_state on messages (state, direction)`.execute(db);
+
+        await sql`create table lanes (
+          instance text not null,
+          chat text not null,
+          due_at ${sql.raw(big)},
+          lease_owner text,
+          lease_until ${sql.raw(big)},
+          suspect integer not null default 0,
+          primary key (instance, chat)
+        )`.execute(db);
+        await sql`create index lanes_due on lanes (due_at) where due_at is not null`.execute(db);
+        await sql`create index lanes_leased on lanes (lease_until) where lease_owner is not null`.execute(db);
+
+        await sql`create table refused (
+          ${idColumn('id')},
+          received_at ${sql.raw(big)} not null,
+          source text not null,
+          code text not null,
+          reason text not null,
+          instance text,
+          event text,
+          body text not null
+        )`.execute(db);
+
+        await sql`create table chat_links (
+          instance text not null,
+          chat text not null,
+          account_id integer not null,
+          inbox_id integer not null,
+          contact_id ${sql.raw(big)} not null,
+          contact_source_id text not null,
+          conversation_id ${sql.raw(big)},
+          conversation_checked_at ${sql.raw(big)},
+          last_cw_message_id ${sql.raw(big)},
+          updated_at ${sql.raw(big)} not null,
+          primary key (instance, chat, account_id, inbox_id)
+        )`.execute(db);
+
+        await sql`create table instances (
+          instance text primary key,
+          state text not null,
+          status_reason integer,
+          updated_at ${sql.raw(big)} not null
+        )`.execute(db);
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

@@ -1,0 +1,83 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Ledger tables. The same schema on SQLite and PostgreSQL: times are epoch milliseconds in
+ * integers and flags are 0/1 integers, so both dialects store and compare them identically.
+ */
+export interface MessagesTable {
+  id: Generated<number>;
+  instance: string;
+  /** WhatsApp message id; unique per instance. */
+  wa_id: string;
+  /** Canonical chat JID: the lane key together with the instance. */
+  chat: string;
+  direction: string;
+  from_me: number;
+  /** WhatsApp timestamp, epoch seconds: the lane order, then `id` (arrival). */
+  wa_ts: number;
+  source: string;
+  event: string;
+  payload: string;
+  /** pending | delivered | skipped | dead */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** 1 when an earlier attempt may have reached the other side: the next one looks it up first. */
+  maybe_sent: number;
+  last_error: string | null;
+  cw_conversation_id: number | null;
+  cw_message_id: number | null;
+  received_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+export interface LanesTable {
+  instance: string;
+  chat: string;
+  /** When the lane's head may next be attempted; null = nothing to do. */
+  due_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** Set when a lease was taken from a process that died: its head may have been sent. */
+  suspect: number;
+}
+
+export interface RefusedTable {
+  id: Generated<number>;
+  received_at: number;
+  source: string;
+  code: string;
+  reason: string;
+  instance: string | null;
+  event: string | null;
+  body: string;
+}
+
+export interface ChatLinksTable {
+  instance: string;
+  chat: string;
+  account_id: number;
+  inbox_id: number;
+  contact_id: number;
+  contact_source_id: string;
+  conversation_id: number | null;
+  conversation_checked_at: number | null;
+  last_cw_message_id: number | null;
+  updated_at: number;
+}
+
+export interface InstancesTable {
+  instance: string;
+  state: string;
+  status_reason: number | null;
+  updated_at: number;
+}
+
+export interface Database {
+  messages: MessagesTable;
+  lanes: LanesTable;
+  refused: RefusedTable;
+  chat_links: ChatLinksTable;
+  instances: InstancesTable;
+}

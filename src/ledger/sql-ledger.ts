@@ -1,0 +1,316 @@
+import { type Kysely, Migrator, type Selectable, type Transaction, sql } from 'kysely';
+import type { ChatMessage, Direction } from '../domain/message.js';
+import type { Connection, Dialect } from './connect.js';
+import type {
+  ChatLink, ClaimedLane, Completion, CompletionResult, InsertResult, Ledger, LedgerCounts, LedgerMessage,
+  MessageQuery, MessageState, NewMessage, RefusedInput,
+} from './ledger.js';
+import { migrationProvider } from './migrations.js';
+import type { Database, MessagesTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Rows per INSERT statement: far below both dialects' bound-parameter limits. */
+const INSERT_CHUNK = 400;
+
+export async function migrateLedger(conn: Connection): Promise<string[]> {
+  const migrator = new Migrator({ db: conn.db, provider: migrationProvider(conn.dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * The ledger on Kysely, for SQLite and PostgreSQL alike. Where the dialects must differ (lane
+ * claiming: PostgreSQL takes row locks with SKIP LOCKED so several processes can share the work;
+ * SQLite has a single writer), the difference is confined to one method.
+ */
+export class SqlLedger implements Ledger {
+  readonly dialect: Dialect;
+  readonly #conn: Connection;
+  readonly #db: Kysely<Database>;
+
+  constructor(conn: Connection) {
+    this.#conn = conn;
+    this.#db = conn.db;
+    this.dialect = conn.dialect;
+  }
+
+  async insertMessages(rows: NewMessage[], nowMs: number): Promise<InsertResult[]> {
+    if (rows.length === 0) return [];
+    return this.#db.transaction().execute(async (trx) => {
+      const inserted = new Set<string>();
+      const dueChats = new Map<string, { instance: string; chat: string }>();
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const chunk = rows.slice(i, i + INSERT_CHUNK).map((r) => toRow(r, nowMs));
+        const result = await trx
+          .insertInto('messages')
+          .values(chunk)
+          .onConflict((oc) => oc.columns(['instance', 'wa_id']).doNothing())
+          .returning(['instance', 'wa_id', 'chat'])
+          .execute();
+        for (const r of result) {
+          inserted.add(`${r.instance}\u0000${r.wa_id}`);
+          dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
+        }
+      }
+      // Sorted, so two processes upserting overlapping lanes lock them in the same order.
+      const lanes = [...dueChats.values()].sort((a, b) => (a.instance + a.chat < b.instance + b.chat ? -1 : 1));
+      for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
+        await trx
+          .insertInto('lanes')
+          .values(lanes.slice(i, i + INSERT_CHUNK).map((l) => ({ ...l, due_at: nowMs, suspect: 0 })))
+          // A lane already waiting (its head in backoff) keeps its time: the head goes first.
+          .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: sql`coalesce(lanes.due_at, excluded.due_at)` }))
+          .execute();
+      }
+      const seen = new Set<string>();
+      return rows.map((r) => {
+        const key = `${r.message.instance}\u0000${r.message.waId}`;
+        if (inserted.has(key) && !seen.has(key)) {
+          seen.add(key);
+          return 'inserted';
+        }
+        return 'duplicate';
+      });
+    });
+  }
+
+  async recordRefused(rows: RefusedInput[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#db
+      .insertInto('refused')
+      .values(rows.map((r) => ({ received_at: r.receivedAt, source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event, body: r.body })))
+      .execute();
+  }
+
+  async setInstanceState(instance: string, state: string, statusReason: number | null, atMs: number): Promise<void> {
+    await this.#db
+      .insertInto('instances')
+      .values({ instance, state, status_reason: statusReason, updated_at: atMs })
+      .onConflict((oc) => oc.column('instance').doUpdateSet({ state, status_reason: statusReason, updated_at: atMs }))
+      .execute();
+  }
+
+  async claimLanes(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]> {
+    if (limit <= 0) return [];
+    const until = nowMs + leaseMs;
+    const query =
+      this.dialect === 'postgres'
+        ? sql<{ instance: string; chat: string; suspect: number }>`
+            update lanes set lease_owner = ${owner}, lease_until = ${until}
+            where (instance, chat) in (
+              select instance, chat from lanes
+              where due_at <= ${nowMs} and lease_owner is null
+              order by due_at limit ${limit}
+              for update skip locked)
+            returning instance, chat, suspect`
+        : sql<{ instance: string; chat: string; suspect: number }>`
+            update lanes set lease_owner = ${owner}, lease_until = ${until}
+            where rowid in (
+              select rowid from lanes
+              where due_at <= ${nowMs} and lease_owner is null
+              order by due_at limit ${limit})
+            returning instance, chat, suspect`;
+    const { rows } = await query.execute(this.#db);
+    return rows.map((r) => ({ instance: r.instance, chat: r.chat, suspect: Number(r.suspect) === 1 }));
+  }
+
+  async laneHead(instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null> {
+    return headOf(this.#db, instance, chat, deadPolicy);
+  }
+
+  async complete(items: Completion[]): Promise<CompletionResult[]> {
+    if (items.length === 0) return [];
+    return this.#db.transaction().execute(async (trx) => {
+      const results: CompletionResult[] = [];
+      for (const item of items) results.push(await this.#completeOne(trx, item));
+      return results;
+    });
+  }
+
+  async #completeOne(trx: Transaction<Database>, c: Completion): Promise<CompletionResult> {
+    // Lock the lane first (PostgreSQL): an ingest adding a message to this lane waits for us, so
+    // the lane's due time computed below can never miss a message committed concurrently.
+    const lane = await (this.dialect === 'postgres'
+      ? sql<{ lease_owner: string | null }>`select lease_owner from lanes where instance = ${c.instance} and chat = ${c.chat} for update`.execute(trx)
+      : sql<{ lease_owner: string | null }>`select lease_owner from lanes where instance = ${c.instance} and chat = ${c.chat}`.execute(trx));
+    const leaseHeld = lane.rows[0]?.lease_owner === c.owner;
+
+    const o = c.outcome;
+    const base = trx.updateTable('messages').where('id', '=', c.messageId).where('state', '=', 'pending');
+    if (o.state === 'delivered') {
+      await base.set({ state: 'delivered', cw_message_id: o.cwMessageId, cw_conversation_id: o.cwConversationId, delivered_at: c.nowMs, updated_at: c.nowMs, maybe_sent: 0, last_error: null, attempts: sql`attempts + 1` }).execute();
+    } else if (o.state === 'skipped') {
+      await base.set({ state: 'skipped', last_error: o.reason, updated_at: c.nowMs }).execute();
+    } else if (o.state === 'dead') {
+      await base.set({ state: 'dead', last_error: o.error, updated_at: c.nowMs, attempts: sql`attempts + 1` }).execute();
+    } else {
+      await base
+        .set({
+          last_error: o.error,
+          next_attempt_at: o.nextAttemptAt,
+          updated_at: c.nowMs,
+          ...(o.countAttempt ? { attempts: sql`attempts + 1` } : {}),
+          ...(o.maybeSent ? { maybe_sent: 1 } : {}),
+        })
+        .execute();
+    }
+    if (!leaseHeld) return { next: null, leaseHeld: false };
+
+    const head = await headOf(trx, c.instance, c.chat, c.deadPolicy);
+    const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
+    const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
+    await trx
+      .updateTable('lanes')
+      .set({ due_at: dueAt, lease_owner: keep ? c.owner : null, lease_until: keep ? c.keepLeaseUntil : null, suspect: 0 })
+      .where('instance', '=', c.instance)
+      .where('chat', '=', c.chat)
+      .execute();
+    return { next: keep ? head : null, leaseHeld: true };
+  }
+
+  async releaseLanes(owner: string): Promise<number> {
+    const r = await this.#db.updateTable('lanes').set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async reapExpiredLeases(nowMs: number): Promise<number> {
+    const r = await this.#db
+      .updateTable('lanes')
+      .set({ lease_owner: null, lease_until: null, suspect: 1 })
+      .where('lease_owner', 'is not', null)
+      .where('lease_until', '<', nowMs)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const r = await this.#db
+      .selectFrom('lanes')
+      .select((eb) => eb.fn.min('due_at').as('due'))
+      .where('due_at', 'is not', null)
+      .where('lease_owner', 'is', null)
+      .executeTakeFirst();
+    return r?.due == null ? null : Number(r.due);
+  }
+
+  async getChatLink(instance: string, chat: string, accountId: number, inboxId: number): Promise<ChatLink | null> {
+    const r = await this.#db
+      .selectFrom('chat_links')
+      .selectAll()
+      .where('instance', '=', instance)
+      .where('chat', '=', chat)
+      .where('account_id', '=', accountId)
+      .where('inbox_id', '=', inboxId)
+      .executeTakeFirst();
+    if (!r) return null;
+    return {
+      instance: r.instance, chat: r.chat, accountId: Number(r.account_id), inboxId: Number(r.inbox_id),
+      contactId: Number(r.contact_id), contactSourceId: r.contact_source_id,
+      conversationId: r.conversation_id == null ? null : Number(r.conversation_id),
+      conversationCheckedAt: r.conversation_checked_at == null ? null : Number(r.conversation_checked_at),
+      lastCwMessageId: r.last_cw_message_id == null ? null : Number(r.last_cw_message_id),
+    };
+  }
+
+  async saveChatLink(link: ChatLink, nowMs: number): Promise<void> {
+    const values = {
+      contact_id: link.contactId, contact_source_id: link.contactSourceId, conversation_id: link.conversationId,
+      conversation_checked_at: link.conversationCheckedAt, last_cw_message_id: link.lastCwMessageId, updated_at: nowMs,
+    };
+    await this.#db
+      .insertInto('chat_links')
+      .values({ instance: link.instance, chat: link.chat, account_id: link.accountId, inbox_id: link.inboxId, ...values })
+      .onConflict((oc) => oc.columns(['instance', 'chat', 'account_id', 'inbox_id']).doUpdateSet(values))
+      .execute();
+  }
+
+  async counts(): Promise<LedgerCounts> {
+    const rows = await this.#db.selectFrom('messages').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    const refused = await this.#db.selectFrom('refused').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const c: LedgerCounts = { pending: 0, delivered: 0, skipped: 0, dead: 0, refused: Number(refused?.n ?? 0) };
+    for (const r of rows) if (r.state in c) c[r.state as MessageState] = Number(r.n);
+    return c;
+  }
+
+  async listMessages(q: MessageQuery): Promise<LedgerMessage[]> {
+    let query = this.#db.selectFrom('messages').selectAll();
+    if (q.instance) query = query.where('instance', '=', q.instance);
+    if (q.chat) query = query.where('chat', '=', q.chat);
+    if (q.state) query = query.where('state', '=', q.state);
+    if (q.direction) query = query.where('direction', '=', q.direction);
+    if (q.afterId) query = query.where('id', '>', q.afterId);
+    const rows = await query.orderBy('id').limit(q.limit ?? 1000).execute();
+    return rows.map(fromRow);
+  }
+
+  async getMessage(instance: string, waId: string): Promise<LedgerMessage | null> {
+    const r = await this.#db.selectFrom('messages').selectAll().where('instance', '=', instance).where('wa_id', '=', waId).executeTakeFirst();
+    return r ? fromRow(r) : null;
+  }
+
+  async listRefused(limit: number): Promise<(RefusedInput & { id: number })[]> {
+    const rows = await this.#db.selectFrom('refused').selectAll().orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event, body: r.body, receivedAt: Number(r.received_at) }));
+  }
+
+  async retryDead(messageId: number, nowMs: number): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const m = await trx
+        .updateTable('messages')
+        .set({ state: 'pending', attempts: 0, next_attempt_at: nowMs, updated_at: nowMs })
+        .where('id', '=', messageId)
+        .where('state', '=', 'dead')
+        .returning(['instance', 'chat'])
+        .executeTakeFirst();
+      if (!m) return false;
+      await trx
+        .insertInto('lanes')
+        .values({ instance: m.instance, chat: m.chat, due_at: nowMs, suspect: 0 })
+        .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: nowMs }))
+        .execute();
+      return true;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#conn.close();
+  }
+}
+
+async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null> {
+  const states = deadPolicy === 'hold' ? ['pending', 'dead'] : ['pending'];
+  const r = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where('instance', '=', instance)
+    .where('chat', '=', chat)
+    .where('state', 'in', states)
+    .orderBy('wa_ts')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
+function toRow(r: NewMessage, nowMs: number) {
+  const m = r.message;
+  return {
+    instance: m.instance, wa_id: m.waId, chat: m.chat, direction: r.direction, from_me: m.fromMe ? 1 : 0,
+    wa_ts: m.timestamp, source: r.source, event: m.event, payload: JSON.stringify(m), state: 'pending',
+    attempts: 0, next_attempt_at: nowMs, maybe_sent: 0, received_at: nowMs, updated_at: nowMs,
+  };
+}
+
+function fromRow(r: Selectable<MessagesTable>): LedgerMessage {
+  return {
+    id: Number(r.id), instance: r.instance, waId: r.wa_id, chat: r.chat, direction: r.direction as Direction,
+    fromMe: Number(r.from_me) === 1, waTs: Number(r.wa_ts), source: r.source, event: r.event,
+    message: JSON.parse(r.payload) as ChatMessage, state: r.state as MessageState, attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at), maybeSent: Number(r.maybe_sent) === 1, lastError: r.last_error,
+    cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
+    cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
+    receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+  };
+}

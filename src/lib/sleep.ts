@@ -1,0 +1,50 @@
+/**
+ * A sleep that can be cut short: the dispatcher sleeps until the next lane is due, but new work
+ * (`wake()`) or shutdown must interrupt it at once rather than wait out the timer.
+ */
+export class Wakeable {
+  #wake: (() => void) | null = null;
+  #pending = false;
+
+  /** Resolves after `ms`, or earlier when `wake()` is called. A wake with no sleeper is remembered. */
+  sleep(ms: number): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      timer.unref?.();
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.#wake === done) self.#wake = null;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  wake(): void {
+    const w = this.#wake;
+    if (w) {
+      this.#wake = null;
+      w();
+    } else {
+      this.#pending = true;
+    }
+  }
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(finish, ms);
+    function finish(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    }
+    signal?.addEventListener('abort', finish, { once: true });
+  });
+}

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/ledger/connect.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import { chatMessage } from '../helpers/fixtures.js';
+
+/**
+ * One behaviour, two backends: this suite runs unchanged against SQLite and PostgreSQL, so the
+ * ledger cannot drift between them.
+ */
+export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: string; drop: () => Promise<void> }>): void {
+  describe(`ledger conformance (${name})`, () => {
+    let ledger: Ledger;
+    let drop: () => Promise<void>;
+    const now = 1_000_000;
+
+    beforeAll(async () => {
+      const db = await makeUrl();
+      drop = db.drop;
+      const conn = await connect(db.url, { exclusive: true });
+      await migrateLedger(conn);
+      expect(await migrateLedger(conn)).toEqual([]); // idempotent
+      ledger = new SqlLedger(conn);
+    });
+    afterAll(async () => {
+      await ledger?.close();
+      await drop?.();
+    });
+
+    it('inserts once per (instance, wa id) and reports duplicates, within and across batches', async () => {
+      const a = chatMessage({ chat: 'c1@s.whatsapp.net' });
+      const b = chatMessage({ chat: 'c1@s.whatsapp.net' });
+      const r1 = await ledger.insertMessages([{ message: a, direction: 'to_chatwoot', source: 'webhook' }, { message: a, direction: 'to_chatwoot', source: 'webhook' }, { message: b, direction: 'to_chatwoot', source: 'webhook' }], now);
+      expect(r1).toEqual(['inserted', 'duplicate', 'inserted']);
+      const r2 = await ledger.insertMessages([{ message: a, direction: 'to_chatwoot', source: 'rabbitmq' }], now);
+      expect(r2).toEqual(['duplicate']);
+      const other = { ...a, instance: 'inst2' };
+      expect(await ledger.insertMessages([{ message: other, direction: 'to_chatwoot', source: 'webhook' }], now)).toEqual(['inserted']);
+      const rows = await ledger.listMessages({ chat: 'c1@s.whatsapp.net', instance: 'inst1' });
+      expect(rows.map((r) => r.waId)).toEqual([a.waId, b.waId]);
+      expect(rows[0]?.message.content.text).toBe(a.content.text);
+    });
+
+    it('orders a lane by WhatsApp time then arrival, and hands it to one owner at a time', async () => {
+      const chat = 'c2@s.whatsapp.net';
+      const late = chatMessage({ chat, timestamp: 2000 });
+      const early = chatMessage({ chat, timestamp: 1000 });
+      const sameSecond = chatMessage({ chat, timestamp: 2000 });
+      await ledger.insertMessages([late, early, sameSecond].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      const claimed = await ledger.claimLanes('A', 100, now, 30_000);
+      expect(claimed.map((l) => l.chat)).toContain(chat);
+      expect((await ledger.claimLanes('B', 100, now, 30_000)).map((l) => l.chat)).not.toContain(chat);
+      let head = await ledger.laneHead('inst1', chat, 'skip');
+      const order: string[] = [];
+      while (head) {
+        order.push(head.waId);
+        const [res] = await ledger.complete([{ messageId: head.id, instance: 'inst1', chat, owner: 'A', outcome: { state: 'delivered', cwMessageId: order.length, cwConversationId: 7 }, keepLeaseUntil: now + 30_000, nowMs: now, deadPolicy: 'skip' }]);
+        expect(res?.leaseHeld).toBe(true);
+        head = res?.next ?? null;
+      }
+      expect(order).toEqual([early.waId, late.waId, sameSecond.waId]);
+      // The lane is released and idle once empty.
+      expect((await ledger.claimLanes('B', 100, now + 1, 30_000)).map((l) => l.chat)).not.toContain(chat);
+    });
+
+    it('backs a failing head off, keeps the lane waiting behind it, then goes dead and moves on (skip policy)', async () => {
+      const chat = 'c3@s.whatsapp.net';
+      const m1 = chatMessage({ chat, timestamp: 10 });
+      const m2 = chatMessage({ chat, timestamp: 11 });
+      await ledger.insertMessages([m1, m2].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      await ledger.claimLanes('A', 100, now, 30_000);
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      expect(head?.waId).toBe(m1.waId);
+      const [r] = await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat, owner: 'A', outcome: { state: 'retry', error: 'boom', nextAttemptAt: now + 5000, countAttempt: true, maybeSent: true }, keepLeaseUntil: now + 30_000, nowMs: now, deadPolicy: 'skip' }]);
+      expect(r?.next).toBeNull(); // head not due: lane released
+      // A new message does not jump the waiting head.
+      await ledger.insertMessages([{ message: chatMessage({ chat, timestamp: 12 }), direction: 'to_chatwoot', source: 'webhook' }], now + 10);
+      expect((await ledger.claimLanes('A', 100, now + 100, 30_000)).map((l) => l.chat)).not.toContain(chat);
+      const again = await ledger.claimLanes('A', 100, now + 5000, 30_000);
+      expect(again.map((l) => l.chat)).toContain(chat);
+      const h2 = await ledger.laneHead('inst1', chat, 'skip');
+      expect(h2?.waId).toBe(m1.waId);
+      expect(h2?.attempts).toBe(1);
+      expect(h2?.maybeSent).toBe(true);
+      expect(h2?.lastError).toBe('boom');
+      const [r2] = await ledger.complete([{ messageId: h2!.id, instance: 'inst1', chat, owner: 'A', outcome: { state: 'dead', error: 'gave up' }, keepLeaseUntil: now + 40_000, nowMs: now + 5000, deadPolicy: 'skip' }]);
+      expect(r2?.next?.waId).toBe(m2.waId);
+      expect((await ledger.counts()).dead).toBeGreaterThanOrEqual(1);
+    });
+
+    it('hold policy parks a lane behind its dead head until an operator retries it', async () => {
+      const chat = 'c4@s.whatsapp.net';
+      const m1 = chatMessage({ chat, timestamp: 10 });
+      const m2 = chatMessage({ chat, timestamp: 11 });
+      await ledger.insertMessages([m1, m2].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      await ledger.claimLanes('A', 100, now, 30_000);
+      const head = await ledger.laneHead('inst1', chat, 'hold');
+      const [r] = await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat, owner: 'A', outcome: { state: 'dead', error: 'x' }, keepLeaseUntil: now + 30_000, nowMs: now, deadPolicy: 'hold' }]);
+      expect(r?.next).toBeNull();
+      expect((await ledger.claimLanes('A', 100, now + 999_999, 30_000)).map((l) => l.chat)).not.toContain(chat);
+      expect(await ledger.retryDead(head!.id, now + 1)).toBe(true);
+      expect(await ledger.retryDead(head!.id, now + 1)).toBe(false);
+      expect((await ledger.claimLanes('A', 100, now + 2, 30_000)).map((l) => l.chat)).toContain(chat);
+      expect((await ledger.laneHead('inst1', chat, 'hold'))?.waId).toBe(m1.waId);
+      await ledger.releaseLanes('A');
+    });
+
+    it('reaps an expired lease as suspect and lets another owner take the lane', async () => {
+      const chat = 'c5@s.whatsapp.net';
+      await ledger.insertMessages([{ message: chatMessage({ chat }), direction: 'to_chatwoot', source: 'webhook' }], now);
+      const t = now + 10;
+      expect((await ledger.claimLanes('dead-process', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
+      expect(await ledger.reapExpiredLeases(t + 500)).toBe(0);
+      expect(await ledger.reapExpiredLeases(t + 1001)).toBeGreaterThanOrEqual(1);
+      const taken = await ledger.claimLanes('B', 100, t + 1002, 1000);
+      expect(taken.find((l) => l.chat === chat)?.suspect).toBe(true);
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      // The dead process still completes late: its outcome is kept, but the lane is not its own.
+      const [late] = await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat, owner: 'dead-process', outcome: { state: 'delivered', cwMessageId: 1, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: t + 1003, deadPolicy: 'skip' }]);
+      expect(late?.leaseHeld).toBe(false);
+      expect((await ledger.getMessage('inst1', head!.waId))?.state).toBe('delivered');
+      await ledger.releaseLanes('B');
+    });
+
+    it('stores chat links, refused input and instance state', async () => {
+      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
+      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);
+      expect(await ledger.getChatLink('inst1', 'x@s.whatsapp.net', 1, 2)).toMatchObject({ conversationId: 9, lastCwMessageId: 77 });
+      expect(await ledger.getChatLink('inst1', 'x@s.whatsapp.net', 1, 3)).toBeNull();
+      await ledger.recordRefused([{ source: 'webhook', code: 'PAYLOAD_INVALID', reason: 'bad', instance: null, event: null, body: '{"x":', receivedAt: now }]);
+      const refused = await ledger.listRefused(10);
+      expect(refused[0]).toMatchObject({ code: 'PAYLOAD_INVALID', body: '{"x":' });
+      await ledger.setInstanceState('inst1', 'open', 200, now);
+      await ledger.setInstanceState('inst1', 'connecting', null, now + 1);
+    });
+  });
+}
