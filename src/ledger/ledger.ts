@@ -121,6 +121,10 @@ export interface Ledger {
   laneHead(instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null>;
   /** Records outcomes and moves each lane on, all in one transaction. */
   complete(items: Completion[]): Promise<CompletionResult[]>;
+  /** Recomputes a lane's due time from its head and releases it (nothing deliverable at its head). */
+  settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
+  /** Extends every lease the owner holds: a slow delivery must not lose its lane mid-request. */
+  renewLeases(owner: string, untilMs: number): Promise<number>;
   /** Gives back the owner's leases (graceful shutdown), without marking them suspect. */
   releaseLanes(owner: string): Promise<number>;
   /** Frees leases that expired (their owner died) and marks those lanes suspect. */

@@ -170,6 +170,27 @@ export class SqlLedger implements Ledger {
     return { next: keep ? head : null, leaseHeld: true };
   }
 
+  async settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      if (this.dialect === 'postgres') {
+        await sql`select 1 from lanes where instance = ${instance} and chat = ${chat} for update`.execute(trx);
+      }
+      const head = await headOf(trx, instance, chat, deadPolicy);
+      await trx
+        .updateTable('lanes')
+        .set({ due_at: head && head.state === 'pending' ? head.nextAttemptAt : null, lease_owner: null, lease_until: null })
+        .where('instance', '=', instance)
+        .where('chat', '=', chat)
+        .where('lease_owner', '=', owner)
+        .execute();
+    });
+  }
+
+  async renewLeases(owner: string, untilMs: number): Promise<number> {
+    const r = await this.#db.updateTable('lanes').set({ lease_until: untilMs }).where('lease_owner', '=', owner).executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   async releaseLanes(owner: string): Promise<number> {
     const r = await this.#db.updateTable('lanes').set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).executeTakeFirst();
     return Number(r.numUpdatedRows);

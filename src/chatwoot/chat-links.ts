@@ -1,0 +1,167 @@
+import type { ChatMessage } from '../domain/message.js';
+import type { Clock } from '../lib/clock.js';
+import type { ChatLink, Ledger } from '../ledger/ledger.js';
+import type { Result } from './http.js';
+import type { ChatwootApi, CwContact } from './api.js';
+
+/**
+ * Finds or creates the Chatwoot contact and conversation of a WhatsApp chat, and remembers them:
+ * in memory, and in the ledger so a restart does not cost a round of look-ups per chat.
+ *
+ * No lock is needed: a chat's messages are delivered by its lane, one at a time, so two resolutions
+ * of one chat never race within a process (the reason Evolution's built-in integration creates
+ * duplicate contacts and conversations under load). Across processes the lane lease does the same.
+ */
+export class ChatLinks {
+  readonly #ledger: Ledger;
+  readonly #clock: Clock;
+  readonly #checkMs: number;
+  readonly #memory = new Map<string, ChatLink>();
+  /** Links found to point at something deleted in Chatwoot: resolved again from scratch. */
+  readonly #stale = new Set<string>();
+  /** Chatwoot calls spent on resolution, for the calls-per-message figure. */
+  calls = 0;
+
+  constructor(ledger: Ledger, clock: Clock, conversationCheckMs: number) {
+    this.#ledger = ledger;
+    this.#clock = clock;
+    this.#checkMs = conversationCheckMs;
+  }
+
+  /** Returns the link with a usable conversation id, creating whatever is missing. */
+  async resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
+    const { accountId, inboxId } = api.target;
+    const key = `${msg.instance}\u0000${msg.chat}\u0000${accountId}\u0000${inboxId}`;
+    let link = this.#stale.has(key) ? null : (this.#memory.get(key) ?? (await this.#ledger.getChatLink(msg.instance, msg.chat, accountId, inboxId)));
+    const now = this.#clock.now();
+
+    if (link?.conversationId != null) {
+      const fresh = link.conversationCheckedAt != null && now - link.conversationCheckedAt < this.#checkMs;
+      if (fresh) {
+        this.#memory.set(key, link);
+        return { ok: true, status: 200, value: link };
+      }
+      // Re-check now and then: a conversation an agent resolved is not written into again.
+      this.calls += 1;
+      const conv = await api.getConversation(link.conversationId);
+      if (!conv.ok && conv.failure.kind !== 'not_found') return conv;
+      if (conv.ok && conv.value.status !== 'resolved') {
+        link = { ...link, conversationCheckedAt: now };
+        await this.#remember(key, link);
+        return { ok: true, status: 200, value: link };
+      }
+      link = { ...link, conversationId: null };
+    }
+
+    if (!link) {
+      const contact = await this.#findOrCreateContact(api, msg);
+      if (!contact.ok) return contact;
+      link = {
+        instance: msg.instance, chat: msg.chat, accountId, inboxId, contactId: contact.value.contact.id,
+        contactSourceId: msg.chat, conversationId: null, conversationCheckedAt: null, lastCwMessageId: null,
+      };
+      if (contact.value.created) return this.#createConversation(api, key, link);
+    }
+    return this.#findOrCreateConversation(api, key, link);
+  }
+
+  /** Forget a link whose conversation or contact was deleted: the next resolve starts afresh. */
+  forget(instance: string, chat: string, accountId: number, inboxId: number): void {
+    const key = `${instance}\u0000${chat}\u0000${accountId}\u0000${inboxId}`;
+    this.#memory.delete(key);
+    this.#stale.add(key);
+  }
+
+  noteDelivered(link: ChatLink, cwMessageId: number): void {
+    link.lastCwMessageId = Math.max(link.lastCwMessageId ?? 0, cwMessageId);
+  }
+
+  async #findOrCreateConversation(api: ChatwootApi, key: string, link: ChatLink): Promise<Result<ChatLink>> {
+    this.calls += 1;
+    const list = await api.contactConversations(link.contactId);
+    if (!list.ok && list.failure.kind !== 'not_found') return list;
+    // The last non-resolved conversation of this contact in our inbox, as Chatwoot's own WhatsApp
+    // channel does. Conversations started by another integration (a random contact-inbox source
+    // id) count too, which keeps history together when migrating from the built-in integration.
+    const open = (list.ok ? list.value : [])
+      .filter((c) => c.inbox_id === api.target.inboxId && c.status !== 'resolved')
+      .sort((a, b) => b.id - a.id)[0];
+    if (open) {
+      const next = { ...link, conversationId: open.id, conversationCheckedAt: this.#clock.now() };
+      await this.#remember(key, next);
+      return { ok: true, status: 200, value: next };
+    }
+    return this.#createConversation(api, key, link);
+  }
+
+  async #createConversation(api: ChatwootApi, key: string, link: ChatLink): Promise<Result<ChatLink>> {
+    this.calls += 1;
+    const created = await api.createConversation({ inbox_id: api.target.inboxId, contact_id: link.contactId, source_id: link.contactSourceId });
+    if (!created.ok) return created;
+    const next = { ...link, conversationId: created.value.id, conversationCheckedAt: this.#clock.now(), lastCwMessageId: null };
+    await this.#remember(key, next);
+    return { ok: true, status: 200, value: next };
+  }
+
+  async #findOrCreateContact(api: ChatwootApi, msg: ChatMessage): Promise<Result<{ contact: CwContact; created: boolean }>> {
+    const found = await this.#findContact(api, msg, false);
+    if (!found.ok) return found;
+    if (found.value) return { ok: true, status: 200, value: { contact: found.value, created: false } };
+
+    this.calls += 1;
+    const phone = e164(msg.chatPhone);
+    const created = await api.createContact({
+      inbox_id: api.target.inboxId,
+      source_id: msg.chat,
+      name: contactName(msg),
+      identifier: msg.chat,
+      ...(phone ? { phone_number: phone } : {}),
+    });
+    if (created.ok) return { ok: true, status: 200, value: { contact: created.value, created: true } };
+    // "has already been taken": another writer (or an earlier attempt of ours whose answer was
+    // lost) created it; look it up again and use it.
+    if (created.failure.kind === 'rejected' && /already been taken/i.test(created.failure.message)) {
+      const again = await this.#findContact(api, msg, true);
+      if (!again.ok) return again;
+      if (again.value) return { ok: true, status: 200, value: { contact: again.value, created: false } };
+    }
+    return created.ok ? { ok: false, failure: { kind: 'rejected', status: null, message: 'unreachable' } } : created;
+  }
+
+  /**
+   * Exact look-up by phone when the chat has one, else by identifier (groups, unresolved LIDs).
+   * `thorough` also tries the identifier for phone chats: after a 422, the clash may be on either.
+   */
+  async #findContact(api: ChatwootApi, msg: ChatMessage, thorough: boolean): Promise<Result<CwContact | null>> {
+    const phone = e164(msg.chatPhone);
+    if (phone) {
+      this.calls += 1;
+      const byPhone = await api.filterContacts('phone_number', phone);
+      if (!byPhone.ok) return byPhone;
+      const exact = byPhone.value.find((c) => c.phone_number === phone);
+      if (exact) return { ok: true, status: 200, value: exact };
+      if (!thorough) return { ok: true, status: 200, value: null };
+    }
+    this.calls += 1;
+    const byId = await api.filterContacts('identifier', msg.chat);
+    if (!byId.ok) return byId;
+    return { ok: true, status: 200, value: byId.value.find((c) => c.identifier === msg.chat) ?? null };
+  }
+
+  async #remember(key: string, link: ChatLink): Promise<void> {
+    this.#stale.delete(key);
+    this.#memory.set(key, link);
+    await this.#ledger.saveChatLink(link, this.#clock.now());
+  }
+}
+
+/** Chatwoot accepts `+` and 2–15 digits; anything else would be refused with a 422. */
+export function e164(digits: string | null): string | null {
+  return digits && /^[1-9]\d{1,14}$/.test(digits) ? `+${digits}` : null;
+}
+
+function contactName(msg: ChatMessage): string {
+  if (msg.isGroup) return `WhatsApp group ${msg.chat.split('@')[0] ?? msg.chat}`;
+  if (!msg.fromMe && msg.pushName) return msg.pushName;
+  return msg.chatPhone ? `+${msg.chatPhone}` : (msg.chat.split('@')[0] ?? msg.chat);
+}

@@ -1,0 +1,95 @@
+import type { ChatMessage } from '../domain/message.js';
+import { mediaLabel } from '../evolution/content.js';
+import type { LedgerMessage } from '../ledger/ledger.js';
+import type { ChatwootApi, NewCwMessage } from './api.js';
+import type { ChatLinks } from './chat-links.js';
+import { type Failure, mayHaveBeenApplied } from './classify.js';
+
+export type DeliveryResult =
+  | { kind: 'delivered'; cwMessageId: number; cwConversationId: number; recovered: boolean }
+  | { kind: 'failed'; failure: Failure; maybeSent: boolean };
+
+/** The `source_id` evosync gives a WhatsApp message in Chatwoot (Evolution's own convention). */
+export const sourceIdOf = (waId: string): string => `WAID:${waId}`;
+
+/**
+ * Delivers one WhatsApp message into Chatwoot, effectively once. Chatwoot does not deduplicate on
+ * `source_id`, so when an earlier attempt may have gone through (`maybeSent`: a timeout or reset
+ * after sending, or a lane taken over from a process that died) the conversation is searched for
+ * the message's `source_id` first; only if it is not there is the message created again.
+ */
+export class ChatwootDelivery {
+  readonly #links: ChatLinks;
+  /** Look-ups done before a retry, and how many found the message already there. */
+  lookups = 0;
+  recovered = 0;
+
+  constructor(links: ChatLinks) {
+    this.#links = links;
+  }
+
+  async deliver(api: ChatwootApi, row: LedgerMessage, opts: { suspect: boolean; signal?: AbortSignal }): Promise<DeliveryResult> {
+    const msg = row.message;
+    const link = await this.#links.resolve(api, msg);
+    if (!link.ok) {
+      if (link.failure.kind === 'not_found') this.#links.forget(msg.instance, msg.chat, api.target.accountId, api.target.inboxId);
+      return { kind: 'failed', failure: link.failure, maybeSent: row.maybeSent };
+    }
+    const conversationId = link.value.conversationId as number;
+    const sourceId = sourceIdOf(msg.waId);
+
+    if (row.maybeSent || opts.suspect) {
+      this.lookups += 1;
+      const found = await this.#findBySourceId(api, conversationId, sourceId, link.value.lastCwMessageId ?? 0);
+      if (!found.ok) return { kind: 'failed', failure: found.failure, maybeSent: true };
+      if (found.id !== null) {
+        this.recovered += 1;
+        this.#links.noteDelivered(link.value, found.id);
+        return { kind: 'delivered', cwMessageId: found.id, cwConversationId: conversationId, recovered: true };
+      }
+    }
+
+    const created = await api.createMessage(conversationId, toCwMessage(msg, sourceId));
+    if (created.ok) {
+      this.#links.noteDelivered(link.value, created.value.id);
+      return { kind: 'delivered', cwMessageId: created.value.id, cwConversationId: conversationId, recovered: false };
+    }
+    if (created.failure.kind === 'not_found') {
+      this.#links.forget(msg.instance, msg.chat, api.target.accountId, api.target.inboxId);
+    }
+    return { kind: 'failed', failure: created.failure, maybeSent: row.maybeSent || mayHaveBeenApplied(created.failure) };
+  }
+
+  /** Pages forward through the conversation from the last message we know, comparing source ids. */
+  async #findBySourceId(api: ChatwootApi, conversationId: number, sourceId: string, afterId: number): Promise<{ ok: true; id: number | null } | { ok: false; failure: Failure }> {
+    let cursor = afterId;
+    for (let page = 0; page < 1000; page++) {
+      const r = await api.messagesAfter(conversationId, cursor);
+      if (!r.ok) return r.failure.kind === 'not_found' ? { ok: true, id: null } : { ok: false, failure: r.failure };
+      const hit = r.value.find((m) => m.source_id === sourceId);
+      if (hit) return { ok: true, id: hit.id };
+      if (r.value.length < 100) return { ok: true, id: null };
+      cursor = Math.max(...r.value.map((m) => m.id));
+    }
+    return { ok: true, id: null };
+  }
+}
+
+export function toCwMessage(msg: ChatMessage, sourceId: string): NewCwMessage {
+  let text = msg.content.text;
+  if (msg.content.media) text = text ? `${mediaLabel(msg.content.media)}\n${text}` : mediaLabel(msg.content.media);
+  if (msg.isGroup && !msg.fromMe && msg.sender) {
+    const who = [msg.sender.name, msg.sender.phone ? `+${msg.sender.phone}` : null].filter(Boolean).join(' · ');
+    text = `**${who || msg.sender.jid}:**\n${text}`;
+  }
+  const attributes: Record<string, unknown> = { external_created_at: msg.timestamp };
+  if (msg.content.quotedId) attributes['in_reply_to_external_id'] = sourceIdOf(msg.content.quotedId);
+  if (msg.fromMe) attributes['external_echo'] = true;
+  return {
+    content: text,
+    message_type: msg.fromMe ? 'outgoing' : 'incoming',
+    private: false,
+    source_id: sourceId,
+    content_attributes: attributes,
+  };
+}

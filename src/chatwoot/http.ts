@@ -1,0 +1,82 @@
+import { Pool } from 'undici';
+import { type Failure, classifyNetworkError, classifyStatus } from './classify.js';
+
+export type Result<T> = { ok: true; value: T; status: number } | { ok: false; failure: Failure };
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * A keep-alive connection pool to one upstream with JSON in and out, a hard timeout per request and
+ * every outcome classified. Built on undici's Pool rather than fetch: one pooled origin, explicit
+ * header/body timeouts, and no per-request allocation of WHATWG objects on the hot path.
+ */
+export class JsonHttp {
+  readonly #pool: Pool;
+  readonly #base: URL;
+  readonly #headers: Record<string, string>;
+  calls = 0;
+
+  constructor(baseUrl: string, opts: { timeoutMs: number; headers: Record<string, string>; connections?: number }) {
+    this.#base = new URL(baseUrl);
+    this.#headers = opts.headers;
+    this.#pool = new Pool(this.#base.origin, {
+      connections: opts.connections ?? 64,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      connectTimeout: Math.min(opts.timeoutMs, 10_000),
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  async request<T>(req: HttpRequest): Promise<Result<T>> {
+    this.calls += 1;
+    const prefix = this.#base.pathname.replace(/\/+$/, '');
+    let path = `${prefix}${req.path}`;
+    if (req.query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(req.query)) if (v !== undefined) qs.set(k, String(v));
+      const s = qs.toString();
+      if (s) path += `?${s}`;
+    }
+    try {
+      const res = await this.#pool.request({
+        method: req.method,
+        path,
+        headers: {
+          accept: 'application/json',
+          ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...this.#headers,
+          ...req.headers,
+        },
+        body: req.json !== undefined ? JSON.stringify(req.json) : undefined,
+        // The per-request timeout is undici's headers/body timeout; this signal is only shutdown.
+        signal: req.signal,
+      });
+      const text = await res.body.text();
+      let body: unknown = text;
+      if (text && (res.headers['content-type'] ?? '').toString().includes('json')) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      }
+      const failure = classifyStatus(res.statusCode, body);
+      if (failure) return { ok: false, failure };
+      return { ok: true, value: body as T, status: res.statusCode };
+    } catch (error) {
+      return { ok: false, failure: classifyNetworkError(error) };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}

@@ -1,0 +1,94 @@
+import type { NewMessage, InsertResult, Ledger, RefusedInput } from '../ledger/ledger.js';
+import type { IngestSource } from '../domain/message.js';
+import { GroupCommitter } from '../lib/group-commit.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { Normalized } from '../evolution/normalize.js';
+
+export interface IntakeResult {
+  status: 'accepted' | 'ignored' | 'refused';
+  inserted: number;
+  duplicates: number;
+  skipped: number;
+  reason?: string;
+  code?: string;
+}
+
+export interface IntakeOptions {
+  batchMax: number;
+  /** Instances to sync; null = all. */
+  instances: readonly string[] | null;
+}
+
+/** Longest raw body kept for a refused input; the rest is cut, and the cut is said. */
+const MAX_KEPT_BODY = 256 * 1024;
+
+/**
+ * Where every ingest source (webhook, RabbitMQ, reconcile) hands its normalised events. Messages
+ * go through one group committer, so concurrent webhook requests share commits; each caller's
+ * promise resolves only when its own events are durable — the moment it may answer 2xx or ack.
+ */
+export class Intake {
+  readonly #ledger: Ledger;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #opts: IntakeOptions;
+  readonly #committer: GroupCommitter<NewMessage, InsertResult>;
+  #onNewWork: () => void = () => {};
+  counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
+
+  constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions) {
+    this.#ledger = ledger;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#opts = opts;
+    this.#committer = new GroupCommitter((items) => this.#ledger.insertMessages(items, this.#clock.now()), { maxBatch: opts.batchMax });
+  }
+
+  onNewWork(fn: () => void): void {
+    this.#onNewWork = fn;
+  }
+
+  get committer(): GroupCommitter<NewMessage, InsertResult> {
+    return this.#committer;
+  }
+
+  async accept(n: Normalized, source: IngestSource, rawBody: string): Promise<IntakeResult> {
+    if (n.kind === 'refused') {
+      await this.refuse({ source, code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: rawBody });
+      return { status: 'refused', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: n.code };
+    }
+    const instance = n.instance;
+    if (instance !== null && this.#opts.instances && !this.#opts.instances.includes(instance)) {
+      this.counts.ignored += 1;
+      return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, code: 'INSTANCE_NOT_SYNCED', reason: `instance ${instance} is not in EVOSYNC_INSTANCES` };
+    }
+    if (n.kind === 'ignored') {
+      this.counts.ignored += 1;
+      return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: 'EVENT_UNSUPPORTED' };
+    }
+    if (n.kind === 'control') {
+      await this.#ledger.setInstanceState(n.instance, n.state, n.statusReason, this.#clock.now());
+      this.#logger.info({ instance: n.instance, state: n.state, statusReason: n.statusReason }, 'instance connection state');
+      return { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
+    }
+    const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: 'to_chatwoot' as const, source })));
+    const inserted = results.filter((r) => r === 'inserted').length;
+    this.counts.inserted += inserted;
+    this.counts.duplicates += results.length - inserted;
+    if (inserted > 0) this.#onNewWork();
+    return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
+  }
+
+  /** Keeps input evosync could not use, with its reason, so nothing vanishes silently. */
+  async refuse(r: Omit<RefusedInput, 'receivedAt'>): Promise<void> {
+    this.counts.refused += 1;
+    const body = r.body.length > MAX_KEPT_BODY ? `${r.body.slice(0, MAX_KEPT_BODY)}…[cut: ${r.body.length} bytes in all]` : r.body;
+    this.#logger.warn({ source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event }, 'input refused and kept');
+    await this.#ledger.recordRefused([{ ...r, body, receivedAt: this.#clock.now() }]);
+  }
+
+  close(): Promise<void> {
+    return this.#committer.close();
+  }
+}

@@ -1,0 +1,42 @@
+import type { ChatwootApi } from '../chatwoot/api.js';
+import type { ChatwootDelivery } from '../chatwoot/deliver-to-chatwoot.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { CompletionOutcome } from '../ledger/ledger.js';
+import type { LaneHandler } from './dispatcher.js';
+import type { UpstreamGate } from './gate.js';
+import { failureOutcome, type RetryPolicy } from './outcome.js';
+
+export interface ChatwootHandlerDeps {
+  apiFor(instance: string): ChatwootApi;
+  gateFor(api: ChatwootApi): UpstreamGate;
+  delivery: ChatwootDelivery;
+  policy: RetryPolicy;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** WhatsApp → Chatwoot: deliver a lane's head through the upstream's gate and map the result. */
+export function chatwootHandler(deps: ChatwootHandlerDeps): LaneHandler {
+  return async (row, lane, signal): Promise<CompletionOutcome> => {
+    const api = deps.apiFor(row.instance);
+    const gate = deps.gateFor(api);
+    const started = deps.clock.now();
+    if (!gate.isOpen(started)) {
+      return { state: 'retry', error: `paused: ${gate.state.reason ?? 'upstream paused'}`, nextAttemptAt: gate.pausedUntil(), countAttempt: false, maybeSent: row.maybeSent };
+    }
+    const result = await deps.delivery.deliver(api, row, { suspect: lane.suspect, signal });
+    const now = deps.clock.now();
+    const log = { waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - started };
+    if (result.kind === 'delivered') {
+      gate.recordSuccess();
+      deps.logger.debug({ ...log, cwMessageId: result.cwMessageId, recovered: result.recovered }, 'delivered to Chatwoot');
+      return { state: 'delivered', cwMessageId: result.cwMessageId, cwConversationId: result.cwConversationId };
+    }
+    const verdict = gate.recordFailure(result.failure, now);
+    const outcome = failureOutcome(row, result.failure, result.maybeSent, verdict, gate.pausedUntil(), now, deps.policy);
+    if (outcome.state === 'dead') deps.logger.error({ ...log, error: outcome.error }, 'message is dead');
+    else if (outcome.state === 'retry' && outcome.countAttempt) deps.logger.warn({ ...log, error: outcome.error, retryInMs: outcome.nextAttemptAt - now, maybeSent: outcome.maybeSent }, 'delivery failed; will retry');
+    return outcome;
+  };
+}

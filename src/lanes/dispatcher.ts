@@ -1,0 +1,196 @@
+import { coerceError, IllegalStateError } from '../errors.js';
+import type { GroupCommitter } from '../lib/group-commit.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { Wakeable } from '../lib/sleep.js';
+import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, Ledger, LedgerMessage } from '../ledger/ledger.js';
+
+/** Delivers one message; must not throw (a throw is recorded as a counted retry). */
+export type LaneHandler = (row: LedgerMessage, lane: ClaimedLane, signal: AbortSignal) => Promise<CompletionOutcome>;
+
+export interface DispatcherOptions {
+  owner: string;
+  concurrency: number;
+  leaseMs: number;
+  deadPolicy: 'skip' | 'hold';
+  /** Longest idle sleep between looks at the ledger (new work also wakes it). */
+  pollMs: number;
+  graceMs: number;
+  retryBaseMs: number;
+}
+
+export interface DispatcherDeps {
+  ledger: Ledger;
+  completer: GroupCommitter<Completion, CompletionResult>;
+  handle: LaneHandler;
+  clock: Clock;
+  logger: Logger;
+  /** When every upstream is paused, the time delivery can resume; the loop sleeps until then. */
+  blockedUntil?: (now: number) => number;
+}
+
+type State = 'created' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * The lane dispatcher: claims due lanes (one per chat) and delivers each lane's messages one at a
+ * time, in order, with up to `concurrency` lanes in flight. A lane keeps its lease while its next
+ * message is due at once, so a busy chat costs one claim, not one per message.
+ */
+export class Dispatcher {
+  readonly #opts: DispatcherOptions;
+  readonly #deps: DispatcherDeps;
+  readonly #wake = new Wakeable();
+  readonly #active = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  #state: State = 'created';
+  #loop: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  delivered = 0;
+
+  constructor(opts: DispatcherOptions, deps: DispatcherDeps) {
+    this.#opts = opts;
+    this.#deps = deps;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#active.size;
+  }
+
+  start(): void {
+    if (this.#state !== 'created') throw new IllegalStateError(`dispatcher cannot start from ${this.#state}`);
+    this.#state = 'running';
+    const renew = setInterval(() => void this.#renew(), Math.max(250, Math.floor(this.#opts.leaseMs / 3)));
+    const reap = setInterval(() => void this.#reap(), Math.max(500, Math.floor(this.#opts.leaseMs / 2)));
+    renew.unref();
+    reap.unref();
+    this.#timers.push(renew, reap);
+    this.#loop = this.#run();
+  }
+
+  /** New work arrived: look at the ledger now instead of at the end of the current sleep. */
+  notify(): void {
+    this.#wake.wake();
+  }
+
+  /** Stops claiming, lets in-flight deliveries finish (up to the grace time), then aborts them. */
+  stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    this.#stopping = (async () => {
+      if (this.#state === 'created') {
+        this.#state = 'stopped';
+        return;
+      }
+      this.#state = 'stopping';
+      this.#wake.wake();
+      await this.#loop;
+      const drained = await Promise.race([
+        Promise.all(this.#active).then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), this.#opts.graceMs).unref()),
+      ]);
+      if (!drained) {
+        this.#deps.logger.warn({ inFlight: this.#active.size }, 'shutdown grace over: aborting in-flight deliveries');
+        this.#abort.abort();
+        await Promise.all(this.#active);
+      }
+      for (const t of this.#timers) clearInterval(t);
+      await this.#deps.completer.close();
+      await this.#deps.ledger.releaseLanes(this.#opts.owner);
+      this.#state = 'stopped';
+    })();
+    return this.#stopping;
+  }
+
+  async #run(): Promise<void> {
+    const { ledger, clock, logger } = this.#deps;
+    while (this.#state === 'running') {
+      const now = clock.now();
+      const blocked = this.#deps.blockedUntil?.(now) ?? 0;
+      if (blocked > now) {
+        await this.#wake.sleep(Math.min(blocked - now, this.#opts.pollMs));
+        continue;
+      }
+      const free = this.#opts.concurrency - this.#active.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const lanes = await ledger.claimLanes(this.#opts.owner, free, now, this.#opts.leaseMs);
+          claimed = lanes.length;
+          for (const lane of lanes) this.#startLane(lane);
+        } catch (error) {
+          logger.error({ err: coerceError(error) }, 'claiming lanes failed; retrying');
+          await this.#wake.sleep(1000);
+          continue;
+        }
+        if (claimed === free) continue;
+      }
+      let sleepMs = this.#opts.pollMs;
+      if (free > 0) {
+        const next = await ledger.nextDueAt().catch(() => null);
+        if (next !== null) sleepMs = Math.min(sleepMs, Math.max(5, next - clock.now()));
+      }
+      await this.#wake.sleep(sleepMs);
+    }
+  }
+
+  #startLane(lane: ClaimedLane): void {
+    const p = this.#runLane(lane)
+      .catch((error) => this.#deps.logger.error({ err: coerceError(error), chat: lane.chat, instance: lane.instance }, 'lane failed; its lease will expire and it will be retried'))
+      .finally(() => {
+        this.#active.delete(p);
+        this.#wake.wake();
+      });
+    this.#active.add(p);
+  }
+
+  async #runLane(lane: ClaimedLane): Promise<void> {
+    const { ledger, completer, clock } = this.#deps;
+    const { owner, deadPolicy, leaseMs } = this.#opts;
+    let head = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
+    let suspect = lane.suspect;
+    while (head) {
+      if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
+      const outcome = await this.#handle(head, { ...lane, suspect });
+      const now = clock.now();
+      const keep = this.#state === 'running' ? now + leaseMs : null;
+      const result = await completer.submit({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
+      if (outcome.state === 'delivered') this.delivered += 1;
+      suspect = false;
+      if (!result.leaseHeld) return;
+      head = result.next;
+      if (!head) return;
+    }
+    await ledger.settleLane(lane.instance, lane.chat, owner, deadPolicy);
+  }
+
+  async #handle(row: LedgerMessage, lane: ClaimedLane): Promise<CompletionOutcome> {
+    try {
+      return await this.#deps.handle(row, lane, this.#abort.signal);
+    } catch (error) {
+      // A bug in a handler must cost one attempt, not the process or the message.
+      const err = coerceError(error);
+      this.#deps.logger.error({ err, waId: row.waId, chat: row.chat }, 'delivery handler threw');
+      const now = this.#deps.clock.now();
+      return { state: 'retry', error: `internal: ${err.message}`, nextAttemptAt: now + this.#opts.retryBaseMs, countAttempt: true, maybeSent: true };
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#active.size === 0) return;
+    await this.#deps.ledger.renewLeases(this.#opts.owner, this.#deps.clock.now() + this.#opts.leaseMs).catch((error) => {
+      this.#deps.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
+    });
+  }
+
+  async #reap(): Promise<void> {
+    const n = await this.#deps.ledger.reapExpiredLeases(this.#deps.clock.now()).catch(() => 0);
+    if (n > 0) {
+      this.#deps.logger.warn({ lanes: n }, 'took over lanes whose owner stopped renewing its lease');
+      this.#wake.wake();
+    }
+  }
+}

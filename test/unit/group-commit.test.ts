@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { GroupCommitter } from '../../src/lib/group-commit.js';
+import { presentedToken, safeEqual } from '../../src/ingest/token.js';
+
+describe('GroupCommitter', () => {
+  it('writes concurrent submissions together and gives each caller its own result', async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommitter<number, string>(async (items) => {
+      batches.push(items);
+      await new Promise((r) => setTimeout(r, 5));
+      return items.map((i) => `r${i}`);
+    }, { maxBatch: 50 });
+    const results = await Promise.all(Array.from({ length: 120 }, (_, i) => gc.submit(i)));
+    expect(results[7]).toBe('r7');
+    expect(batches.flat()).toHaveLength(120);
+    expect(batches.length).toBeLessThan(10);
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(50);
+  });
+
+  it('rejects only the callers of a failed batch, and refuses work after close', async () => {
+    let fail = true;
+    const gc = new GroupCommitter<number, number>(async (items) => {
+      if (fail) throw new Error('disk full');
+      return items;
+    }, { maxBatch: 10 });
+    await expect(gc.submit(1)).rejects.toThrow('disk full');
+    fail = false;
+    await expect(gc.submit(2)).resolves.toBe(2);
+    await gc.close();
+    await expect(gc.submit(3)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('webhook token', () => {
+  it('accepts bearer, header, query and path forms, compared in constant time', () => {
+    expect(presentedToken({ authorization: 'Bearer abc' }, {})).toBe('abc');
+    expect(presentedToken({ 'x-evosync-token': 'def' }, {})).toBe('def');
+    expect(presentedToken({}, { token: 'ghi' })).toBe('ghi');
+    expect(presentedToken({ authorization: 'Bearer abc' }, {}, 'path')).toBe('path');
+    expect(presentedToken({}, {})).toBeNull();
+    expect(safeEqual('same', 'same')).toBe(true);
+    expect(safeEqual('same', 'same-but-longer')).toBe(false);
+  });
+});
