@@ -118,7 +118,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     },
   );
 
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, instances: config.instances });
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances });
+  // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
 
   let shuttingDown = false;

@@ -27,6 +27,6 @@ export interface Config {
     httpTimeoutMs: number;
     conversationCheckMs: number;
   };
-  ingest: { batchMax: number };
+  ingest: { batchMax: number; orderWindowMs: number };
   shutdownGraceMs: number;
 }

@@ -105,7 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
       httpTimeoutMs: e.EVOSYNC_HTTP_TIMEOUT_MS,
       conversationCheckMs: e.EVOSYNC_CONVERSATION_CHECK_MS,
     },
-    ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX },
+    ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX, orderWindowMs: e.EVOSYNC_ORDER_WINDOW_MS },
     shutdownGraceMs: e.EVOSYNC_SHUTDOWN_GRACE_MS,
   };
   return deepFreeze(config);

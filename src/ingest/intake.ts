@@ -16,6 +16,8 @@ export interface IntakeResult {
 
 export interface IntakeOptions {
   batchMax: number;
+  /** Delay before a new message may be delivered, so slightly late siblings sort before it. */
+  orderWindowMs: number;
   /** Instances to sync; null = all. */
   instances: readonly string[] | null;
 }
@@ -34,7 +36,7 @@ export class Intake {
   readonly #logger: Logger;
   readonly #opts: IntakeOptions;
   readonly #committer: GroupCommitter<NewMessage, InsertResult>;
-  #onNewWork: () => void = () => {};
+  #onNewWork: (inMs: number) => void = () => {};
   counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
 
   constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions) {
@@ -42,10 +44,16 @@ export class Intake {
     this.#clock = clock;
     this.#logger = logger;
     this.#opts = opts;
-    this.#committer = new GroupCommitter((items) => this.#ledger.insertMessages(items, this.#clock.now()), { maxBatch: opts.batchMax });
+    this.#committer = new GroupCommitter(
+      (items) => {
+        const now = this.#clock.now();
+        return this.#ledger.insertMessages(items, now, now + opts.orderWindowMs);
+      },
+      { maxBatch: opts.batchMax },
+    );
   }
 
-  onNewWork(fn: () => void): void {
+  onNewWork(fn: (inMs: number) => void): void {
     this.#onNewWork = fn;
   }
 
@@ -76,7 +84,7 @@ export class Intake {
     const inserted = results.filter((r) => r === 'inserted').length;
     this.counts.inserted += inserted;
     this.counts.duplicates += results.length - inserted;
-    if (inserted > 0) this.#onNewWork();
+    if (inserted > 0) this.#onNewWork(this.#opts.orderWindowMs);
     return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
   }
 

@@ -111,7 +111,11 @@ export interface MessageQuery {
 export interface Ledger {
   readonly dialect: 'sqlite' | 'postgres';
   /** Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors. */
-  insertMessages(rows: NewMessage[], nowMs: number): Promise<InsertResult[]>;
+  /**
+   * `dueAtMs` (default now) is when the new messages may first be delivered: a short ordering
+   * window lets a message that Evolution published a moment late still take its place in the chat.
+   */
+  insertMessages(rows: NewMessage[], nowMs: number, dueAtMs?: number): Promise<InsertResult[]>;
   recordRefused(rows: RefusedInput[]): Promise<void>;
   setInstanceState(instance: string, state: string, statusReason: number | null, atMs: number): Promise<void>;
 

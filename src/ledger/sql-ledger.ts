@@ -36,13 +36,13 @@ export class SqlLedger implements Ledger {
     this.dialect = conn.dialect;
   }
 
-  async insertMessages(rows: NewMessage[], nowMs: number): Promise<InsertResult[]> {
+  async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
     if (rows.length === 0) return [];
     return this.#db.transaction().execute(async (trx) => {
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK).map((r) => toRow(r, nowMs));
+        const chunk = rows.slice(i, i + INSERT_CHUNK).map((r) => toRow(r, nowMs, dueAtMs));
         const result = await trx
           .insertInto('messages')
           .values(chunk)
@@ -59,7 +59,7 @@ export class SqlLedger implements Ledger {
       for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('lanes')
-          .values(lanes.slice(i, i + INSERT_CHUNK).map((l) => ({ ...l, due_at: nowMs, suspect: 0 })))
+          .values(lanes.slice(i, i + INSERT_CHUNK).map((l) => ({ ...l, due_at: dueAtMs, suspect: 0 })))
           // A lane already waiting (its head in backoff) keeps its time: the head goes first.
           .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: sql`coalesce(lanes.due_at, excluded.due_at)` }))
           .execute();
@@ -315,7 +315,7 @@ async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip'
   return r ? fromRow(r) : null;
 }
 
-function toRow(r: NewMessage, nowMs: number) {
+function toRow(r: NewMessage, nowMs: number, dueAtMs: number) {
   const m = r.message;
   return {
     instance: m.instance, wa_id: m.waId, chat: m.chat, direction: r.direction, from_me: m.fromMe ? 1 : 0,
