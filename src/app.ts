@@ -80,7 +80,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const gateFor = (api: ChatwootApi): UpstreamGate => {
     let gate = gates.get(api.target.url);
     if (!gate) {
-      gate = new UpstreamGate(`chatwoot ${api.target.url}`, { breakerThreshold: 10, baseMs: config.delivery.retryBaseMs, maxMs: config.delivery.retryMaxMs });
+      gate = new UpstreamGate(`chatwoot ${api.target.url}`, { breakerThreshold: 10, baseMs: config.delivery.retryBaseMs });
       gate.onChange = (paused, reason, until) => {
         if (paused) logger.warn({ upstream: gate?.name, reason, until: new Date(until).toISOString() }, 'delivery paused');
         else logger.info({ upstream: gate?.name }, 'delivery resumed');

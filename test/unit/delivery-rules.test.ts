@@ -46,7 +46,7 @@ const policy = { maxAttempts: 5, retryBaseMs: 1000, retryMaxMs: 60_000 };
 
 describe('gate and outcomes', () => {
   it('pauses without counting attempts when Chatwoot is unreachable, unauthorized or rate-limited', () => {
-    const gate = new UpstreamGate('cw', { breakerThreshold: 3, baseMs: 100, maxMs: 10_000 });
+    const gate = new UpstreamGate('cw', { breakerThreshold: 3, baseMs: 100 });
     const changes: boolean[] = [];
     gate.onChange = (p) => changes.push(p);
     expect(gate.recordFailure({ kind: 'unreachable', status: null, message: 'ECONNREFUSED' }, 1000)).toBe('paused');
@@ -61,12 +61,16 @@ describe('gate and outcomes', () => {
   });
 
   it('opens the breaker after consecutive server errors across chats', () => {
-    const gate = new UpstreamGate('cw', { breakerThreshold: 3, baseMs: 100, maxMs: 10_000 });
+    const gate = new UpstreamGate('cw', { breakerThreshold: 3, baseMs: 100 });
     const f = { kind: 'server' as const, status: 500, message: '500' };
     expect(gate.recordFailure(f, 0)).toBe('counted');
     expect(gate.recordFailure(f, 0)).toBe('counted');
-    gate.recordFailure(f, 0);
+    expect(gate.recordFailure(f, 0)).toBe('paused');
     expect(gate.isOpen(0)).toBe(false);
+    // Until a success, further failures are the upstream's and cost no attempts.
+    expect(gate.recordFailure({ kind: 'ambiguous', status: null, message: 'reset' }, 5000)).toBe('paused');
+    gate.recordSuccess();
+    expect(gate.recordFailure(f, 99_000)).toBe('counted');
   });
 
   it('counts the message\'s own failures, then declares it dead; permanent refusals die at once', () => {
