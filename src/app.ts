@@ -91,7 +91,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   };
 
   const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs);
-  const delivery = new ChatwootDelivery(links);
+  const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat));
   const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), { maxBatch: 256 });
   const dispatcher = new Dispatcher(
     {

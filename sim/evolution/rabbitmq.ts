@@ -5,10 +5,10 @@
  * once, so Evolution's `await`s are no-ops), events dropped while the channel is down, and a
  * reconnect loop with 5000·2^min(n-1,5) ms backoff that gives up after 10 attempts.
  *
- * (Asserts are repeated at most once a second per queue, see REASSERT_MS.) Because they are not
- * awaited, basic.publish can overtake a queue.declare/queue.bind that
- * amqplib still holds back (it sends one RPC at a time but publishes immediately): the very first
- * events of a fresh queue miss Evolution's own queue, and publishing to an instance exchange that
+ * (Here the asserts are repeated at most once a second per queue, see REASSERT_MS.) Because they
+ * are not awaited, basic.publish can overtake a queue.declare/queue.bind that amqplib still holds
+ * back (it sends one RPC at a time but publishes immediately): the first events of a fresh queue
+ * (a whole burst, under load) miss Evolution's own queue, and publishing to an instance exchange that
  * does not exist yet closes the channel (NOT_FOUND) and starts a reconnect. That is Evolution's
  * behaviour too; consumers are expected to declare the exchange and their own queues first.
  */

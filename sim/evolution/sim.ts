@@ -33,7 +33,7 @@ export async function createEvolutionSim(opts: EvolutionSimOptions = {}): Promis
     ctx.instances.set(name, createInstance(name, ctx.rng.ids, ctx.cuid, nowIso(ctx)));
   }
 
-  const app = createApp(ctx);
+  const app = createApp();
   registerConfigRoutes(app, ctx);
   registerChatRoutes(app, ctx);
   registerMessageRoutes(app, ctx);

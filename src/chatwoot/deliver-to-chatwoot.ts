@@ -20,12 +20,19 @@ export const sourceIdOf = (waId: string): string => `WAID:${waId}`;
  */
 export class ChatwootDelivery {
   readonly #links: ChatLinks;
+  readonly #lastDelivered: (instance: string, chat: string) => Promise<number | null>;
   /** Look-ups done before a retry, and how many found the message already there. */
   lookups = 0;
   recovered = 0;
 
-  constructor(links: ChatLinks) {
+  /**
+   * `lastDelivered` gives the highest Chatwoot id *committed* as delivered in the chat: a look-up
+   * must start below any message whose answer may have been lost, and an id only seen in memory
+   * (its commit may have failed) could be exactly that message.
+   */
+  constructor(links: ChatLinks, lastDelivered: (instance: string, chat: string) => Promise<number | null>) {
     this.#links = links;
+    this.#lastDelivered = lastDelivered;
   }
 
   async deliver(api: ChatwootApi, row: LedgerMessage, opts: { suspect: boolean; signal?: AbortSignal }): Promise<DeliveryResult> {
@@ -40,7 +47,8 @@ export class ChatwootDelivery {
 
     if (row.maybeSent || opts.suspect) {
       this.lookups += 1;
-      const found = await this.#findBySourceId(api, conversationId, sourceId, link.value.lastCwMessageId ?? 0);
+      const after = (await this.#lastDelivered(msg.instance, msg.chat)) ?? 0;
+      const found = await this.#findBySourceId(api, conversationId, sourceId, after);
       if (!found.ok) return { kind: 'failed', failure: found.failure, maybeSent: true };
       if (found.id !== null) {
         this.recovered += 1;

@@ -41,6 +41,8 @@ export class Dispatcher {
   readonly #deps: DispatcherDeps;
   readonly #wake = new Wakeable();
   readonly #active = new Set<Promise<void>>();
+  /** The lanes being worked on now: the only leases this process renews. */
+  readonly #lanes = new Map<string, ClaimedLane>();
   readonly #abort = new AbortController();
   #state: State = 'created';
   #loop: Promise<void> | null = null;
@@ -138,9 +140,18 @@ export class Dispatcher {
   }
 
   #startLane(lane: ClaimedLane): void {
+    const key = `${lane.instance}\u0000${lane.chat}`;
+    this.#lanes.set(key, lane);
     const p = this.#runLane(lane)
-      .catch((error) => this.#deps.logger.error({ err: coerceError(error), chat: lane.chat, instance: lane.instance }, 'lane failed; its lease will expire and it will be retried'))
+      .catch(async (error) => {
+        this.#deps.logger.error({ err: coerceError(error), chat: lane.chat, instance: lane.instance }, 'lane failed; it is given up as suspect and will be looked up before any re-send');
+        this.#lanes.delete(key);
+        await this.#deps.ledger.abandonLane(lane.instance, lane.chat, this.#opts.owner, this.#deps.clock.now()).catch(() => {
+          // The lease is no longer renewed, so it expires and the reaper marks the lane suspect.
+        });
+      })
       .finally(() => {
+        this.#lanes.delete(key);
         this.#active.delete(p);
         this.#wake.wake();
       });
@@ -148,7 +159,7 @@ export class Dispatcher {
   }
 
   async #runLane(lane: ClaimedLane): Promise<void> {
-    const { ledger, completer, clock } = this.#deps;
+    const { ledger, clock } = this.#deps;
     const { owner, deadPolicy, leaseMs } = this.#opts;
     let head = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
     let suspect = lane.suspect;
@@ -157,7 +168,7 @@ export class Dispatcher {
       const outcome = await this.#handle(head, { ...lane, suspect });
       const now = clock.now();
       const keep = this.#state === 'running' ? now + leaseMs : null;
-      const result = await completer.submit({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
+      const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
       if (outcome.state === 'delivered') this.delivered += 1;
       suspect = false;
       if (!result.leaseHeld) return;
@@ -165,6 +176,19 @@ export class Dispatcher {
       if (!head) return;
     }
     await ledger.settleLane(lane.instance, lane.chat, owner, deadPolicy);
+  }
+
+  /** An outcome that happened must be recorded: a short database hiccup is retried, not dropped. */
+  async #record(c: Completion): Promise<CompletionResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#deps.completer.submit(c);
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        this.#deps.logger.warn({ err: coerceError(error), attempt }, 'recording a delivery outcome failed; retrying');
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
   }
 
   async #handle(row: LedgerMessage, lane: ClaimedLane): Promise<CompletionOutcome> {
@@ -180,8 +204,8 @@ export class Dispatcher {
   }
 
   async #renew(): Promise<void> {
-    if (this.#active.size === 0) return;
-    await this.#deps.ledger.renewLeases(this.#opts.owner, this.#deps.clock.now() + this.#opts.leaseMs).catch((error) => {
+    if (this.#lanes.size === 0) return;
+    await this.#deps.ledger.renewLeases(this.#opts.owner, [...this.#lanes.values()], this.#deps.clock.now() + this.#opts.leaseMs).catch((error) => {
       this.#deps.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
     });
   }

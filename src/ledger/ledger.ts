@@ -127,8 +127,12 @@ export interface Ledger {
   complete(items: Completion[]): Promise<CompletionResult[]>;
   /** Recomputes a lane's due time from its head and releases it (nothing deliverable at its head). */
   settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
-  /** Extends every lease the owner holds: a slow delivery must not lose its lane mid-request. */
-  renewLeases(owner: string, untilMs: number): Promise<number>;
+  /** Extends the owner's leases of these lanes: a slow delivery must not lose its lane mid-request. */
+  renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number>;
+  /** Gives a lane up after its outcome could not be recorded: suspect, so its head is looked up. */
+  abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void>;
+  /** Highest Chatwoot id committed as delivered in a chat: where a look-up for a lost answer starts. */
+  lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null>;
   /** Gives back the owner's leases (graceful shutdown), without marking them suspect. */
   releaseLanes(owner: string): Promise<number>;
   /** Frees leases that expired (their owner died) and marks those lanes suspect. */

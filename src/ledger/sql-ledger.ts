@@ -38,6 +38,10 @@ export class SqlLedger implements Ledger {
 
   async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
     if (rows.length === 0) return [];
+    return withRetry(() => this.#insert(rows, nowMs, dueAtMs));
+  }
+
+  #insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
     return this.#db.transaction().execute(async (trx) => {
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
@@ -55,7 +59,7 @@ export class SqlLedger implements Ledger {
         }
       }
       // Sorted, so two processes upserting overlapping lanes lock them in the same order.
-      const lanes = [...dueChats.values()].sort((a, b) => (a.instance + a.chat < b.instance + b.chat ? -1 : 1));
+      const lanes = [...dueChats.values()].sort(compareLane);
       for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('lanes')
@@ -122,11 +126,16 @@ export class SqlLedger implements Ledger {
 
   async complete(items: Completion[]): Promise<CompletionResult[]> {
     if (items.length === 0) return [];
-    return this.#db.transaction().execute(async (trx) => {
-      const results: CompletionResult[] = [];
-      for (const item of items) results.push(await this.#completeOne(trx, item));
-      return results;
-    });
+    // Lanes are locked in one global order (the same as ingest's), so concurrent batches and
+    // ingests wait for each other instead of deadlocking.
+    const order = items.map((item, i) => ({ item, i })).sort((a, b) => compareLane(a.item, b.item) || a.i - b.i);
+    return withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const results: CompletionResult[] = new Array(items.length);
+        for (const { item, i } of order) results[i] = await this.#completeOne(trx, item);
+        return results;
+      }),
+    );
   }
 
   async #completeOne(trx: Transaction<Database>, c: Completion): Promise<CompletionResult> {
@@ -186,9 +195,40 @@ export class SqlLedger implements Ledger {
     });
   }
 
-  async renewLeases(owner: string, untilMs: number): Promise<number> {
-    const r = await this.#db.updateTable('lanes').set({ lease_until: untilMs }).where('lease_owner', '=', owner).executeTakeFirst();
-    return Number(r.numUpdatedRows);
+  async renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
+      const chunk = lanes.slice(i, i + INSERT_CHUNK);
+      const r = await this.#db
+        .updateTable('lanes')
+        .set({ lease_until: untilMs })
+        .where('lease_owner', '=', owner)
+        .where((eb) => eb.or(chunk.map((l) => eb.and([eb('instance', '=', l.instance), eb('chat', '=', l.chat)]))))
+        .executeTakeFirst();
+      n += Number(r.numUpdatedRows);
+    }
+    return n;
+  }
+
+  async abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void> {
+    await this.#db
+      .updateTable('lanes')
+      .set({ lease_owner: null, lease_until: null, suspect: 1, due_at: nowMs })
+      .where('instance', '=', instance)
+      .where('chat', '=', chat)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  async lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null> {
+    const r = await this.#db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.max('cw_message_id').as('last'))
+      .where('instance', '=', instance)
+      .where('chat', '=', chat)
+      .where('state', '=', 'delivered')
+      .executeTakeFirst();
+    return r?.last == null ? null : Number(r.last);
   }
 
   async releaseLanes(owner: string): Promise<number> {
@@ -297,6 +337,24 @@ export class SqlLedger implements Ledger {
 
   close(): Promise<void> {
     return this.#conn.close();
+  }
+}
+
+function compareLane(a: { instance: string; chat: string }, b: { instance: string; chat: string }): number {
+  return a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : a.chat < b.chat ? -1 : a.chat > b.chat ? 1 : 0;
+}
+
+/** PostgreSQL may abort a transaction as a deadlock victim or on a serialization conflict: run it again. */
+async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const retryable = code === '40P01' || code === '40001' || code === 'SQLITE_BUSY';
+      if (!retryable || i >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
+    }
   }
 }
 

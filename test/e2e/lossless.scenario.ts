@@ -86,6 +86,13 @@ export async function runLosslessScenario(o: ScenarioOptions): Promise<void> {
       cw.snapshot().messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
       rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt })),
     );
+    if (verdict.duplicated > 0) {
+      const snap = cw.snapshot().messages;
+      for (const id of verdict.duplicatedIds.slice(0, 5)) {
+        const row = rows.find((r) => r.waId === id);
+        console.error('duplicate', id, { attempts: row?.attempts, state: row?.state, cw: row?.cwMessageId, error: row?.lastError }, snap.filter((m) => m.source_id === `WAID:${id}`).map((m) => ({ id: m.id, conv: m.conversation_id, seq: m.seq, at: m.created_at })));
+      }
+    }
     expect(counts.dead).toBe(0);
     expect(verdict).toMatchObject({ sent: o.messages, delivered: o.messages, missing: 0, duplicated: 0, outOfOrder: 0, splitChats: 0 });
     // The faults really happened: retries and look-ups were needed.

@@ -122,6 +122,42 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('B');
     });
 
+    it('renews only the named leases, abandons a lane as suspect, and knows the last committed Chatwoot id', async () => {
+      const chat = 'c6@s.whatsapp.net';
+      const other = 'c7@s.whatsapp.net';
+      await ledger.insertMessages([chat, other].map((c) => ({ message: chatMessage({ chat: c }), direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      const t = now + 50;
+      const lanes = (await ledger.claimLanes('R', 100, t, 1000)).filter((l) => l.chat === chat || l.chat === other);
+      expect(lanes).toHaveLength(2);
+      expect(await ledger.renewLeases('R', [{ instance: 'inst1', chat }], t + 5000)).toBe(1);
+      await ledger.reapExpiredLeases(t + 2000); // `other` expired, `chat` was renewed
+      const taken = (await ledger.claimLanes('S', 100, t + 2000, 1000)).map((l) => l.chat);
+      expect(taken).toContain(other);
+      expect(taken).not.toContain(chat);
+      await ledger.releaseLanes('S');
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat, owner: 'R', outcome: { state: 'delivered', cwMessageId: 4242, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: t, deadPolicy: 'skip' }]);
+      expect(await ledger.lastDeliveredCwMessageId('inst1', chat)).toBe(4242);
+      expect(await ledger.lastDeliveredCwMessageId('inst1', 'nobody@s.whatsapp.net')).toBeNull();
+      await ledger.insertMessages([{ message: chatMessage({ chat }), direction: 'to_chatwoot', source: 'webhook' }], t + 1);
+      expect((await ledger.claimLanes('R', 100, t + 2, 1000)).map((l) => l.chat)).toContain(chat);
+      await ledger.abandonLane('inst1', chat, 'R', t + 3);
+      const again = await ledger.claimLanes('S', 100, t + 4, 1000);
+      expect(again.find((l) => l.chat === chat)?.suspect).toBe(true);
+      await ledger.releaseLanes('S');
+    });
+
+    it('completes a batch in any order and returns results in submission order', async () => {
+      const chats = ['z9@s.whatsapp.net', 'a1@s.whatsapp.net', 'm5@s.whatsapp.net'];
+      await ledger.insertMessages(chats.map((c) => ({ message: chatMessage({ chat: c }), direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      await ledger.claimLanes('B', 100, now + 60, 30_000);
+      const heads = await Promise.all(chats.map((c) => ledger.laneHead('inst1', c, 'skip')));
+      const results = await ledger.complete(chats.map((c, i) => ({ messageId: heads[i]!.id, instance: 'inst1', chat: c, owner: 'B', outcome: { state: 'delivered' as const, cwMessageId: 900 + i, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: now, deadPolicy: 'skip' as const })));
+      expect(results.map((r) => r.leaseHeld)).toEqual([true, true, true]);
+      expect(await Promise.all(chats.map((c) => ledger.lastDeliveredCwMessageId('inst1', c)))).toEqual([900, 901, 902]);
+      await ledger.releaseLanes('B');
+    });
+
     it('stores chat links, refused input and instance state', async () => {
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are explored as loose JSON */
 /**
  * POST /chat/findMessages quirks (reference §4), against the sim over HTTP: offset is the page
  * size, 1-based pages, always newest first, the both-bounds date rule, fromMe:false ignored,

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are explored as loose JSON */
 /**
  * LID conventions (reference §2.8): for each Evolution version, the key in the MESSAGES_UPSERT
  * event and the key of the stored row (as findMessages returns it) for the same message.

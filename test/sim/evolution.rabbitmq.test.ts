@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are explored as loose JSON */
 /**
  * The RabbitMQ transport against the real broker. Every test uses its own instance/exchange names
  * and deletes what it (or the sim on its behalf) declared.

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are explored as loose JSON */
 /**
  * Send endpoints and agent actions over HTTP: sendText/sendMedia/sendWhatsAppAudio, send faults
  * (not on WhatsApp, 5xx before sending, ambiguous timeout after sending), delete, edit, read,
@@ -130,6 +131,17 @@ describe('media sends', () => {
     const img = await call('POST', '/message/sendMedia/inst1', { number: '5511988887777', mediatype: 'image', media: b64, caption: 'c' });
     expect(img.status).toBe(201);
     expect(img.json.message.imageMessage).toMatchObject({ mimetype: 'image/jpeg', caption: 'c' });
+  });
+
+  it('sendMedia by URL: the server downloads it; a document name comes from the path (mimetype "false" without extension)', async () => {
+    const r = await call('POST', '/message/sendMedia/inst1', { number: '5511988887777', mediatype: 'document', media: `${rx.url}/files/report.pdf` });
+    expect(r.status).toBe(201);
+    expect(r.json.message.documentMessage).toMatchObject({ fileName: 'report', mimetype: 'false' });
+    expect(rx.received.some((x) => x.method === 'GET' && x.path === '/files/report.pdf')).toBe(true);
+    const media = await call('POST', '/chat/getBase64FromMediaMessage/inst1', { message: { key: { id: r.json.key.id } } });
+    expect(Buffer.from(media.json.base64, 'base64').toString()).toBe('{}');
+    const dead = await call('POST', '/message/sendMedia/inst1', { number: '5511988887777', mediatype: 'video', media: 'http://127.0.0.1:1/x.mp4' });
+    expect(dead.status).toBe(500);
   });
 
   it('sendWhatsAppAudio sends a voice note (audioMessage, ptt)', async () => {

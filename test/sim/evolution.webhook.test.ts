@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are explored as loose JSON */
 /**
  * The fake Evolution's webhook transport against a real HTTP receiver: envelope, byEvents paths,
  * Evolution's retry rules, publish faults, jwt_key, global webhook, base64 and connection events.

@@ -18,9 +18,9 @@ import { isBase64, isURL, validateBody, type FieldRule } from './validate.js';
 type Json = Record<string, unknown>;
 
 const NUMBER: FieldRule = { type: 'string', required: true, description: 'Invalid format' };
+/** `quoted` has no type in Evolution's schema (only properties), so any value passes. */
 const COMMON: Record<string, FieldRule> = {
   delay: { type: 'integer', description: 'Enter a value in milliseconds' },
-  quoted: { type: 'object' },
   everyOne: { type: 'boolean' },
   mentioned: { type: 'array' },
 };

@@ -44,7 +44,7 @@ async function parseMultipart(body: Buffer, contentType: string): Promise<Record
   return { ...out.fields, [MULTIPART]: out };
 }
 
-export function createApp(ctx: SimContext): FastifyInstance {
+export function createApp(): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 136 * 1024 * 1024,

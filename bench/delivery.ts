@@ -1,0 +1,110 @@
+import { Pool } from 'undici';
+import { connect } from '../src/ledger/connect.js';
+import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
+import { normalizeEnvelope } from '../src/evolution/normalize.js';
+import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { upsertEnvelope } from './payloads.js';
+
+export interface DeliveryFigures {
+  backend: string;
+  messages: number;
+  chats: number;
+  evosyncPerSecond: number;
+  rawHttpPerSecond: number;
+  callsPerMessage: number;
+  steadyCallsPerMessage: number;
+  peakRssMiB: number | null;
+}
+
+interface SimInfo { url: string; accountId: number; inboxId: number; token: string }
+
+/** Plain HTTP message creates against the same fake Chatwoot, same concurrency: the ceiling. */
+async function rawCreates(sim: SimInfo, n: number, chats: number, concurrency: number): Promise<number> {
+  const pool = new Pool(sim.url, { connections: concurrency });
+  const headers = { 'content-type': 'application/json', api_access_token: sim.token };
+  const base = `/api/v1/accounts/${sim.accountId}`;
+  const conversations: number[] = [];
+  for (let c = 0; c < chats; c++) {
+    const contact = await (await pool.request({ method: 'POST', path: `${base}/contacts`, headers, body: JSON.stringify({ inbox_id: sim.inboxId, name: `raw ${c}`, identifier: `raw-${c}@s.whatsapp.net`, source_id: `raw-${c}` }) })).body.json() as { payload: { contact: { id: number } } };
+    const conv = await (await pool.request({ method: 'POST', path: `${base}/conversations`, headers, body: JSON.stringify({ inbox_id: sim.inboxId, contact_id: contact.payload.contact.id, source_id: `raw-${c}` }) })).body.json() as { id: number };
+    conversations.push(conv.id);
+  }
+  let next = 0;
+  const t = process.hrtime.bigint();
+  // One message at a time per conversation, like evosync's lanes (and Chatwoot's ordering needs).
+  const worker = async (w: number) => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      const conv = conversations[(i + w) % chats];
+      const r = await pool.request({ method: 'POST', path: `${base}/conversations/${conv}/messages`, headers, body: JSON.stringify({ content: `raw ${i}`, message_type: 'incoming', source_id: `WAID:raw${i}` }) });
+      await r.body.dump();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  await pool.close();
+  return n / s;
+}
+
+/**
+ * Ledger → fake Chatwoot: `n` messages over `chats` chats are put in the ledger, then the built
+ * service drains them into the fake Chatwoot (its own process). Measured from start to an empty
+ * backlog; Chatwoot calls per delivered message are read from the fake's own request counter.
+ */
+export async function benchDelivery(backend: 'sqlite' | 'postgres', databaseUrl: string, n: number, chats: number, concurrency: number): Promise<DeliveryFigures> {
+  const simProc = await startChild('dist/sim/chatwoot/main.js', ['--seed', '3']);
+  const sim = JSON.parse(simProc.firstLine) as SimInfo;
+  try {
+    // The raw ceiling is limited by the conversation flood guard just like evosync: stay below it
+    // by spreading the load over enough conversations (200 per minute each).
+    const rawPerSecond = await rawCreates(sim, n, chats, concurrency);
+    await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });
+
+    // Cold pass: every chat is new (contact and conversation look-ups). Warm pass: the same chats
+    // again after a restart, links read back from the ledger: the steady state of a running desk.
+    const cold = await drainPass(databaseUrl, sim, 0, n, chats, concurrency);
+    const warm = await drainPass(databaseUrl, sim, n, n, chats, concurrency);
+    return {
+      backend, messages: n, chats, evosyncPerSecond: warm.perSecond, rawHttpPerSecond: rawPerSecond,
+      callsPerMessage: cold.calls / n, steadyCallsPerMessage: warm.calls / n, peakRssMiB: Math.max(cold.peak ?? 0, warm.peak ?? 0) || null,
+    };
+  } finally {
+    await stopChild(simProc.child);
+  }
+}
+
+async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: number, chats: number, concurrency: number): Promise<{ perSecond: number; calls: number; peak: number | null }> {
+  const conn = await connect(databaseUrl);
+  await migrateLedger(conn);
+  const ledger = new SqlLedger(conn);
+  const rows = [];
+  for (let i = from; i < from + n; i++) {
+    const norm = normalizeEnvelope(JSON.parse(upsertEnvelope('bench', i, chats)));
+    if (norm.kind !== 'messages') throw new Error('bad payload');
+    rows.push({ message: norm.messages[0]!, direction: 'to_chatwoot' as const, source: 'webhook' as const });
+  }
+  for (let i = 0; i < rows.length; i += 500) await ledger.insertMessages(rows.slice(i, i + 500), Date.now());
+  await ledger.close();
+  await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });
+
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const t = process.hrtime.bigint();
+  const evo = await startChild('dist/src/bin/evosync.js', ['start'], {
+    EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
+    CHATWOOT_URL: sim.url, CHATWOOT_API_TOKEN: sim.token, CHATWOOT_ACCOUNT_ID: String(sim.accountId), CHATWOOT_INBOX_ID: String(sim.inboxId),
+    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_DELIVERY_CONCURRENCY: String(concurrency),
+  }, false);
+  await waitHttp(`http://127.0.0.1:${port}/healthz`);
+  let peak: number | null = null;
+  for (;;) {
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { ledger: { pending: number } };
+    peak = Math.max(peak ?? 0, (await peakRssMiB(evo.child.pid!)) ?? 0);
+    if (stats.ledger.pending === 0) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  await stopChild(evo.child);
+  const simStats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as { requests: number };
+  return { perSecond: n / seconds, calls: simStats.requests, peak };
+}

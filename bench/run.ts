@@ -1,0 +1,71 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { benchDelivery, type DeliveryFigures } from './delivery.js';
+import { benchIngest, type IngestFigures } from './ingest.js';
+
+/**
+ * `npm run bench`: every figure beside its raw limit measured in the same run, because the
+ * machine is shared and noisy — ratios are comparable across runs, absolute numbers are not.
+ * Writes bench-results/latest.{json,md} and prints the markdown table.
+ */
+const PG_URL = process.env['EVOSYNC_BENCH_PG_URL'] ?? process.env['EVOSYNC_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
+
+async function freshPg(): Promise<string | null> {
+  const name = `evosync_bench_${Date.now()}`;
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query(`create database ${name}`);
+    const u = new URL(PG_URL);
+    u.pathname = `/${name}`;
+    return u.toString();
+  } catch (error) {
+    console.warn(`PostgreSQL unavailable (${(error as Error).message}); PostgreSQL figures skipped`);
+    return null;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+const sqliteUrl = () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'evosync-bench-')), 'ledger.db')}`;
+const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const ingest: IngestFigures[] = [];
+  const delivery: DeliveryFigures[] = [];
+  ingest.push(await benchIngest('sqlite', sqliteUrl(), N, 64));
+  const pgIngest = await freshPg();
+  if (pgIngest) ingest.push(await benchIngest('postgres', pgIngest, N, 64));
+  const dN = Math.min(N, 10_000);
+  delivery.push(await benchDelivery('sqlite', sqliteUrl(), dN, 100, 32));
+  const pgDelivery = await freshPg();
+  if (pgDelivery) delivery.push(await benchDelivery('postgres', pgDelivery, dN, 100, 32));
+
+  const lines = [
+    `Webhook → ledger ingest (${int(N)} messages.upsert webhooks, 64 connections, 2xx after commit; Chatwoot down)`,
+    '',
+    '| ledger | evosync msg/s | bare HTTP server msg/s | plain batched inserts rows/s | evosync / bare HTTP | failures |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...ingest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawHttpPerSecond)} | ${int(f.rawInsertPerSecond)} | ${pct(f.evosyncPerSecond, f.rawHttpPerSecond)} | ${f.failures} |`),
+    '',
+    `Ledger → fake Chatwoot delivery (${int(dN)} messages over 100 chats, 32 lanes; warm pass after restart)`,
+    '',
+    '| ledger | evosync msg/s | plain HTTP creates msg/s | evosync / plain | Chatwoot calls per message (steady) | (cold, new chats) | peak RSS MiB |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...delivery.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawHttpPerSecond)} | ${pct(f.evosyncPerSecond, f.rawHttpPerSecond)} | ${f.steadyCallsPerMessage.toFixed(3)} | ${f.callsPerMessage.toFixed(3)} | ${f.peakRssMiB ?? '?'} |`),
+  ];
+  const md = lines.join('\n');
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery }, null, 2));
+  writeFileSync('bench-results/latest.md', `${md}\n`);
+  console.log(md);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
