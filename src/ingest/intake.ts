@@ -91,7 +91,8 @@ export class Intake {
   /** Keeps input evosync could not use, with its reason, so nothing vanishes silently. */
   async refuse(r: Omit<RefusedInput, 'receivedAt'>): Promise<void> {
     this.counts.refused += 1;
-    const body = r.body.length > MAX_KEPT_BODY ? `${r.body.slice(0, MAX_KEPT_BODY)}…[cut: ${r.body.length} bytes in all]` : r.body;
+    const redacted = redactSecrets(r.body);
+    const body = redacted.length > MAX_KEPT_BODY ? `${redacted.slice(0, MAX_KEPT_BODY)}…[cut: ${redacted.length} bytes in all]` : redacted;
     this.#logger.warn({ source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event }, 'input refused and kept');
     await this.#ledger.recordRefused([{ ...r, body, receivedAt: this.#clock.now() }]);
   }
@@ -99,4 +100,12 @@ export class Intake {
   close(): Promise<void> {
     return this.#committer.close();
   }
+}
+
+/**
+ * Evolution puts the instance token in the envelope's `apikey` when it exposes tokens; a refused
+ * body is kept for operators to read, so credentials are blanked before it is stored.
+ */
+export function redactSecrets(body: string): string {
+  return body.replace(/("(?:apikey|apiKey|api_key|token|api_access_token|password|secret)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[redacted]"');
 }

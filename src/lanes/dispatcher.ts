@@ -66,7 +66,7 @@ export class Dispatcher {
   start(): void {
     if (this.#state !== 'created') throw new IllegalStateError(`dispatcher cannot start from ${this.#state}`);
     this.#state = 'running';
-    const renew = setInterval(() => void this.#renew(), Math.max(250, Math.floor(this.#opts.leaseMs / 3)));
+    const renew = setInterval(() => void this.#renew(), Math.max(250, Math.floor(this.#opts.leaseMs / 4)));
     const reap = setInterval(() => void this.#reap(), Math.max(500, Math.floor(this.#opts.leaseMs / 2)));
     renew.unref();
     reap.unref();
@@ -141,6 +141,9 @@ export class Dispatcher {
 
   #startLane(lane: ClaimedLane): void {
     const key = `${lane.instance}\u0000${lane.chat}`;
+    // Never two workers on one chat: if this process still works the lane (a lease that lapsed
+    // under load and was claimed again), the running worker keeps it.
+    if (this.#lanes.has(key)) return;
     this.#lanes.set(key, lane);
     const p = this.#runLane(lane)
       .catch(async (error) => {
@@ -211,7 +214,7 @@ export class Dispatcher {
   }
 
   async #reap(): Promise<void> {
-    const n = await this.#deps.ledger.reapExpiredLeases(this.#deps.clock.now()).catch(() => 0);
+    const n = await this.#deps.ledger.reapExpiredLeases(this.#deps.clock.now(), this.#opts.owner).catch(() => 0);
     if (n > 0) {
       this.#deps.logger.warn({ lanes: n }, 'took over lanes whose owner stopped renewing its lease');
       this.#wake.wake();

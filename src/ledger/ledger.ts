@@ -135,8 +135,11 @@ export interface Ledger {
   lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null>;
   /** Gives back the owner's leases (graceful shutdown), without marking them suspect. */
   releaseLanes(owner: string): Promise<number>;
-  /** Frees leases that expired (their owner died) and marks those lanes suspect. */
-  reapExpiredLeases(nowMs: number): Promise<number>;
+  /**
+   * Frees leases that expired (their owner died or stalled) and marks those lanes suspect.
+   * `exceptOwner` is the caller: a process never reaps its own leases, it renews them.
+   */
+  reapExpiredLeases(nowMs: number, exceptOwner?: string): Promise<number>;
   /** Earliest time any unleased lane is due, to size the dispatcher's sleep. */
   nextDueAt(): Promise<number | null>;
 

@@ -236,13 +236,14 @@ export class SqlLedger implements Ledger {
     return Number(r.numUpdatedRows);
   }
 
-  async reapExpiredLeases(nowMs: number): Promise<number> {
-    const r = await this.#db
+  async reapExpiredLeases(nowMs: number, exceptOwner?: string): Promise<number> {
+    let q = this.#db
       .updateTable('lanes')
       .set({ lease_owner: null, lease_until: null, suspect: 1 })
       .where('lease_owner', 'is not', null)
-      .where('lease_until', '<', nowMs)
-      .executeTakeFirst();
+      .where('lease_until', '<', nowMs);
+    if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);
+    const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
 

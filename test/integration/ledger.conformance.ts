@@ -111,6 +111,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       const t = now + 10;
       expect((await ledger.claimLanes('dead-process', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
       expect(await ledger.reapExpiredLeases(t + 500)).toBe(0);
+      expect(await ledger.reapExpiredLeases(t + 1001, 'dead-process')).toBe(0); // never one's own
       expect(await ledger.reapExpiredLeases(t + 1001)).toBeGreaterThanOrEqual(1);
       const taken = await ledger.claimLanes('B', 100, t + 1002, 1000);
       expect(taken.find((l) => l.chat === chat)?.suspect).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GroupCommitter } from '../../src/lib/group-commit.js';
 import { presentedToken, safeEqual } from '../../src/ingest/token.js';
+import { redactSecrets } from '../../src/ingest/intake.js';
 
 describe('GroupCommitter', () => {
   it('writes concurrent submissions together and gives each caller its own result', async () => {
@@ -40,5 +41,14 @@ describe('webhook token', () => {
     expect(presentedToken({}, {})).toBeNull();
     expect(safeEqual('same', 'same')).toBe(true);
     expect(safeEqual('same', 'same-but-longer')).toBe(false);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('blanks credentials in a kept body, even in broken JSON', () => {
+    const out = redactSecrets('{"event":"x","apikey":"B6D7-SECRET-\\"quoted","data":{"token":"abc"},"ok":"apikey"');
+    expect(out).not.toContain('SECRET');
+    expect(out).not.toContain('"abc"');
+    expect(out).toContain('"ok":"apikey"');
   });
 });
