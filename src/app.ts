@@ -8,6 +8,7 @@ import type { ChatwootTarget, Config } from './config/config.js';
 import { targetFor } from './config/load.js';
 import { coerceError } from './errors.js';
 import { buildServer } from './http/server.js';
+import { AmqpConsumer } from './ingest/amqp-consumer.js';
 import { Intake } from './ingest/intake.js';
 import { chatwootHandler } from './lanes/chatwoot-handler.js';
 import { Dispatcher } from './lanes/dispatcher.js';
@@ -30,6 +31,8 @@ export interface Evosync {
   readonly server: FastifyInstance;
   readonly intake: Intake;
   readonly dispatcher: Dispatcher;
+  /** RabbitMQ ingest; null when EVOSYNC_AMQP_URL is unset. */
+  readonly amqp: AmqpConsumer | null;
   /** Chatwoot calls made so far (all targets), for the calls-per-message figure. */
   chatwootCalls(): number;
   /** Binds the HTTP port (0 = any free port) and returns the address. */
@@ -121,6 +124,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances });
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
+  const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
 
   let shuttingDown = false;
   const server = buildServer({
@@ -131,6 +135,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     maxBodyBytes: config.http.maxBodyBytes,
     isShuttingDown: () => shuttingDown,
     readiness: async () => {
+      if (amqp && amqp.state !== 'connected') {
+        const st = amqp.status();
+        return `rabbitmq: ${st.state}${st.lastError ? ` (${st.lastError})` : ''}`;
+      }
       try {
         await ledger.nextDueAt();
         return null;
@@ -141,6 +149,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     stats: async () => ({
       ledger: await ledger.counts(),
       ingest: { ...intake.counts, batches: intake.committer.batches, items: intake.committer.items },
+      ...(amqp ? { rabbitmq: amqp.status() } : {}),
       delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
@@ -148,6 +157,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const chatwootCalls = () => [...apis.values()].reduce((n, a) => n + a.http.calls, 0);
 
   dispatcher.start();
+  amqp?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -162,6 +172,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         }
       };
       shuttingDown = true;
+      // basic.cancel first, then its in-flight deliveries commit and are acked while intake is open.
+      if (amqp) await step('rabbitmq', () => amqp.stop(config.shutdownGraceMs));
       await step('http', () => server.close());
       await step('ingest', () => intake.close());
       await step('dispatcher', () => dispatcher.stop());
@@ -178,6 +190,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     server,
     intake,
     dispatcher,
+    amqp,
     chatwootCalls,
     async listen() {
       return server.listen({ host: config.http.host, port: config.http.port });

@@ -28,5 +28,20 @@ export interface Config {
     conversationCheckMs: number;
   };
   ingest: { batchMax: number; orderWindowMs: number };
+  /** RabbitMQ ingest; null when EVOSYNC_AMQP_URL is unset. */
+  amqp: AmqpConfig | null;
   shutdownGraceMs: number;
+}
+
+export interface AmqpConfig {
+  url: string;
+  /** instance: one topic exchange per instance, named after it; global: Evolution's global exchange. */
+  mode: 'instance' | 'global';
+  /** Exchanges evosync binds its queue to (the instance names, or the global exchange). */
+  exchanges: readonly string[];
+  queue: string;
+  queueType: 'quorum' | 'classic';
+  prefetch: number;
+  /** Routing keys (wire event names) bound on every exchange. */
+  events: readonly string[];
 }

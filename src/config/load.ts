@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { ChatwootTarget, Config } from './config.js';
-import { ConfigFileSchema, EnvSchema, SETTINGS } from './schema.js';
+import { WIRE_EVENTS } from '../evolution/events.js';
+import type { AmqpConfig, ChatwootTarget, Config } from './config.js';
+import { ConfigFileSchema, DEFAULT_AMQP_EVENTS, type Env, EnvSchema, SETTINGS } from './schema.js';
 
 const KNOWN = new Set(SETTINGS.map((s) => s.env));
 
@@ -77,10 +78,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
   if (e.EVOSYNC_RETRY_BASE_MS > e.EVOSYNC_RETRY_MAX_MS) {
     problems.push('EVOSYNC_RETRY_BASE_MS: must not exceed EVOSYNC_RETRY_MAX_MS');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
   const envInstances = e.EVOSYNC_INSTANCES?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
   const instances = [...new Set([...envInstances, ...fileInstances])];
+  const amqp = amqpConfig(e, instances, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
   const config: Config = {
     database: { url: e.EVOSYNC_DATABASE_URL },
     http: { host: e.EVOSYNC_HOST, port: e.EVOSYNC_PORT, maxBodyBytes: e.EVOSYNC_MAX_BODY_BYTES },
@@ -106,9 +108,38 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
       conversationCheckMs: e.EVOSYNC_CONVERSATION_CHECK_MS,
     },
     ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX, orderWindowMs: e.EVOSYNC_ORDER_WINDOW_MS },
+    amqp,
     shutdownGraceMs: e.EVOSYNC_SHUTDOWN_GRACE_MS,
   };
   return deepFreeze(config);
+}
+
+/**
+ * RabbitMQ ingest settings, or null when EVOSYNC_AMQP_URL is unset. Per-instance mode binds to
+ * exchanges named after the instances, so it cannot work without knowing them.
+ */
+function amqpConfig(e: Env, instances: readonly string[], problems: string[]): AmqpConfig | null {
+  if (!e.EVOSYNC_AMQP_URL) return null;
+  const events = e.EVOSYNC_AMQP_EVENTS ? [...new Set(e.EVOSYNC_AMQP_EVENTS.split(',').map((k) => k.trim()).filter(Boolean))] : [...DEFAULT_AMQP_EVENTS];
+  if (e.EVOSYNC_AMQP_MODE === 'instance' && instances.length === 0) {
+    problems.push('EVOSYNC_AMQP_MODE: instance mode binds to one exchange per instance, so EVOSYNC_INSTANCES (or EVOSYNC_CONFIG_FILE) must name the instances; or set EVOSYNC_AMQP_MODE=global');
+  }
+  const queue = e.EVOSYNC_AMQP_QUEUE;
+  // Declaring one of Evolution's queues with other arguments breaks Evolution's publishing
+  // (PRECONDITION_FAILED closes its channel), and `amq.` names are reserved by the broker.
+  if (queue.startsWith('amq.')) problems.push('EVOSYNC_AMQP_QUEUE: names starting with amq. are reserved by RabbitMQ');
+  if ((WIRE_EVENTS as readonly string[]).some((ev) => queue === ev || queue.endsWith(`.${ev}`))) {
+    problems.push(`EVOSYNC_AMQP_QUEUE: ${queue} looks like one of Evolution's own queues (<instance>.<event> or <prefix>.<event>); use a name of evosync's own`);
+  }
+  return {
+    url: e.EVOSYNC_AMQP_URL,
+    mode: e.EVOSYNC_AMQP_MODE,
+    exchanges: e.EVOSYNC_AMQP_MODE === 'global' ? [e.EVOSYNC_AMQP_EXCHANGE] : instances,
+    queue,
+    queueType: e.EVOSYNC_AMQP_QUEUE_TYPE,
+    prefetch: e.EVOSYNC_AMQP_PREFETCH ?? e.EVOSYNC_INGEST_BATCH_MAX,
+    events,
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -5,6 +5,12 @@ import { z } from 'zod';
  * The README's settings table is written from this list, and `evosync --help` prints it, so a
  * setting that is not here does not exist. Units are part of the names (`_MS`, `_SECONDS`).
  */
+/**
+ * Routing keys bound by default: the events evosync acts on, plus the ones later features (receipts,
+ * deletes, edits, contacts) will read, so the queue already carries them when they land.
+ */
+export const DEFAULT_AMQP_EVENTS = ['messages.upsert', 'send.message', 'connection.update', 'messages.update', 'messages.delete', 'messages.edited', 'contacts.upsert'] as const;
+
 export interface SettingDoc {
   env: string;
   default?: string;
@@ -38,6 +44,13 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_CONVERSATION_CHECK_MS', default: '300000', description: 'How long a cached Chatwoot conversation is trusted before its status is checked again (a resolved one is not reused).' },
   { env: 'EVOSYNC_SHUTDOWN_GRACE_MS', default: '10000', description: 'Time in-flight deliveries get to finish on shutdown before they are aborted.' },
   { env: 'EVOSYNC_MAX_BODY_BYTES', default: '33554432', description: 'Largest webhook body accepted (media arrives as base64).' },
+  { env: 'EVOSYNC_AMQP_URL', description: 'RabbitMQ URL (amqp://user:pass@host:5672/vhost) to consume Evolution\'s own events from; unset = RabbitMQ ingest off.', secret: true },
+  { env: 'EVOSYNC_AMQP_MODE', default: 'instance', description: 'instance: bind to one exchange per instance, named after it (needs EVOSYNC_INSTANCES or the config file); global: bind to Evolution\'s global exchange.' },
+  { env: 'EVOSYNC_AMQP_EXCHANGE', default: 'evolution_exchange', description: 'Evolution\'s global exchange (RABBITMQ_EXCHANGE_NAME), global mode only.' },
+  { env: 'EVOSYNC_AMQP_QUEUE', default: 'evosync.ingest', description: 'evosync\'s own durable queue, bound to the exchange(s); never one of Evolution\'s queue names.' },
+  { env: 'EVOSYNC_AMQP_QUEUE_TYPE', default: 'quorum', description: 'Type of evosync\'s queue: quorum (replicated, survives broker restarts) or classic.' },
+  { env: 'EVOSYNC_AMQP_PREFETCH', description: 'Unacknowledged messages the broker may hand evosync at once (default: EVOSYNC_INGEST_BATCH_MAX); each is acked once its commit is durable.' },
+  { env: 'EVOSYNC_AMQP_EVENTS', default: 'messages.upsert,send.message,connection.update,messages.update,messages.delete,messages.edited,contacts.upsert', description: 'Routing keys (Evolution event names) to bind; events evosync does not act on are acknowledged as ignored.' },
 ];
 
 const positiveInt = (min = 1, max = Number.MAX_SAFE_INTEGER) =>
@@ -95,6 +108,19 @@ export const EnvSchema = z.object({
   EVOSYNC_CONVERSATION_CHECK_MS: positiveInt(0).default(300_000),
   EVOSYNC_SHUTDOWN_GRACE_MS: positiveInt(0).default(10_000),
   EVOSYNC_MAX_BODY_BYTES: positiveInt(1024).default(32 * 1024 * 1024),
+  EVOSYNC_AMQP_URL: z
+    .string()
+    .refine((u) => /^amqps?:\/\/[^/]/.test(u), 'must be an amqp:// or amqps:// URL')
+    .optional(),
+  EVOSYNC_AMQP_MODE: z.enum(['instance', 'global']).default('instance'),
+  EVOSYNC_AMQP_EXCHANGE: z.string().min(1).max(255).default('evolution_exchange'),
+  EVOSYNC_AMQP_QUEUE: z.string().min(1).max(255).default('evosync.ingest'),
+  EVOSYNC_AMQP_QUEUE_TYPE: z.enum(['quorum', 'classic']).default('quorum'),
+  EVOSYNC_AMQP_PREFETCH: positiveInt(1, 65_535).optional(),
+  EVOSYNC_AMQP_EVENTS: z
+    .string()
+    .refine((s) => s.split(',').every((k) => /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(k.trim())), 'comma-separated lowercase event names, e.g. messages.upsert,send.message')
+    .optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

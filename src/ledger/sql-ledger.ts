@@ -6,6 +6,7 @@ import type {
   MessageQuery, MessageState, NewMessage, RefusedInput,
 } from './ledger.js';
 import { migrationProvider } from './migrations.js';
+import { Statements } from './statements.js';
 import type { Database, MessagesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -29,11 +30,13 @@ export class SqlLedger implements Ledger {
   readonly dialect: Dialect;
   readonly #conn: Connection;
   readonly #db: Kysely<Database>;
+  readonly #stmts: Statements;
 
   constructor(conn: Connection) {
     this.#conn = conn;
     this.#db = conn.db;
     this.dialect = conn.dialect;
+    this.#stmts = new Statements(conn.dialect);
   }
 
   async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
@@ -121,7 +124,13 @@ export class SqlLedger implements Ledger {
   }
 
   async laneHead(instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null> {
-    return headOf(this.#db, instance, chat, deadPolicy);
+    return deadPolicy === 'hold' ? headOf(this.#db, instance, chat, deadPolicy) : this.#headPending(this.#db, instance, chat);
+  }
+
+  async #headPending(db: Db, instance: string, chat: string): Promise<LedgerMessage | null> {
+    const r = await this.#stmts.run<Selectable<MessagesTable>>(db, 'headPending', [instance, chat]);
+    const row = r.rows[0];
+    return row ? fromRow(row) : null;
   }
 
   async complete(items: Completion[]): Promise<CompletionResult[]> {
@@ -141,15 +150,14 @@ export class SqlLedger implements Ledger {
   async #completeOne(trx: Transaction<Database>, c: Completion): Promise<CompletionResult> {
     // Lock the lane first (PostgreSQL): an ingest adding a message to this lane waits for us, so
     // the lane's due time computed below can never miss a message committed concurrently.
-    const lane = await (this.dialect === 'postgres'
-      ? sql<{ lease_owner: string | null }>`select lease_owner from lanes where instance = ${c.instance} and chat = ${c.chat} for update`.execute(trx)
-      : sql<{ lease_owner: string | null }>`select lease_owner from lanes where instance = ${c.instance} and chat = ${c.chat}`.execute(trx));
+    // SQLite has a single writer, so the transaction itself is the lock.
+    const lane = await this.#stmts.run<{ lease_owner: string | null }>(trx, 'laneOwner', [c.instance, c.chat]);
     const leaseHeld = lane.rows[0]?.lease_owner === c.owner;
 
     const o = c.outcome;
     const base = trx.updateTable('messages').where('id', '=', c.messageId).where('state', '=', 'pending');
     if (o.state === 'delivered') {
-      await base.set({ state: 'delivered', cw_message_id: o.cwMessageId, cw_conversation_id: o.cwConversationId, delivered_at: c.nowMs, updated_at: c.nowMs, maybe_sent: 0, last_error: null, attempts: sql`attempts + 1` }).execute();
+      await this.#stmts.run(trx, 'markDelivered', [o.cwMessageId, o.cwConversationId, c.nowMs, c.nowMs, c.messageId]);
     } else if (o.state === 'skipped') {
       await base.set({ state: 'skipped', last_error: o.reason, updated_at: c.nowMs }).execute();
     } else if (o.state === 'dead') {
@@ -167,15 +175,10 @@ export class SqlLedger implements Ledger {
     }
     if (!leaseHeld) return { next: null, leaseHeld: false };
 
-    const head = await headOf(trx, c.instance, c.chat, c.deadPolicy);
+    const head = c.deadPolicy === 'hold' ? await headOf(trx, c.instance, c.chat, 'hold') : await this.#headPending(trx, c.instance, c.chat);
     const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
     const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
-    await trx
-      .updateTable('lanes')
-      .set({ due_at: dueAt, lease_owner: keep ? c.owner : null, lease_until: keep ? c.keepLeaseUntil : null, suspect: 0 })
-      .where('instance', '=', c.instance)
-      .where('chat', '=', c.chat)
-      .execute();
+    await this.#stmts.run(trx, 'updateLane', [dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, c.instance, c.chat]);
     return { next: keep ? head : null, leaseHeld: true };
   }
 
@@ -360,13 +363,13 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
 }
 
 async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null> {
-  const states = deadPolicy === 'hold' ? ['pending', 'dead'] : ['pending'];
+  // `state = 'pending'` (not IN) lets SQLite walk the lane index in order and stop at the first row.
   const r = await db
     .selectFrom('messages')
     .selectAll()
     .where('instance', '=', instance)
     .where('chat', '=', chat)
-    .where('state', 'in', states)
+    .$call((q) => (deadPolicy === 'hold' ? q.where('state', 'in', ['pending', 'dead']) : q.where('state', '=', 'pending')))
     .orderBy('wa_ts')
     .orderBy('id')
     .limit(1)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import amqp from 'amqplib';
 import pg from 'pg';
 
 /**
@@ -32,6 +33,25 @@ export async function postgresAvailable(): Promise<boolean> {
   if (problem === null) return true;
   if (REQUIRE) throw new Error(`PostgreSQL is required (EVOSYNC_REQUIRE_SERVICES=1) but unreachable at ${PG_URL}: ${problem}`);
   console.warn(`\n*** SKIPPING PostgreSQL tests: ${PG_URL} unreachable (${problem}). Set EVOSYNC_TEST_PG_URL. ***\n`);
+  return false;
+}
+
+async function amqpReachable(): Promise<string | null> {
+  try {
+    const conn = await amqp.connect(AMQP_URL, { timeout: 3000 });
+    await conn.close();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Returns true when RabbitMQ can be used; false (with a loud warning) when the tests must skip. */
+export async function amqpAvailable(): Promise<boolean> {
+  const problem = await amqpReachable();
+  if (problem === null) return true;
+  if (REQUIRE) throw new Error(`RabbitMQ is required (EVOSYNC_REQUIRE_SERVICES=1) but unreachable at ${AMQP_URL}: ${problem}`);
+  console.warn(`\n*** SKIPPING RabbitMQ tests: ${AMQP_URL} unreachable (${problem}). Set EVOSYNC_TEST_AMQP_URL. ***\n`);
   return false;
 }
 

@@ -1,0 +1,40 @@
+import { CompiledQuery, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import type { Dialect } from './connect.js';
+import type { Database } from './schema.js';
+
+/**
+ * The statements on the per-message hot path, written once as SQL and compiled once per dialect.
+ * Building them with the query builder on every call cost more CPU than running them; everything
+ * else in the ledger stays on the builder, where clarity matters more than microseconds.
+ */
+const TEXT = {
+  laneOwner: { sql: 'select lease_owner from lanes where instance = ? and chat = ?', pgSuffix: ' for update' },
+  markDelivered: {
+    sql: "update messages set state = 'delivered', cw_message_id = ?, cw_conversation_id = ?, delivered_at = ?, updated_at = ?, maybe_sent = 0, last_error = null, attempts = attempts + 1 where id = ? and state = 'pending'",
+    pgSuffix: '',
+  },
+  headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by wa_ts, id limit 1", pgSuffix: '' },
+  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+} as const;
+
+export type StatementName = keyof typeof TEXT;
+
+export class Statements {
+  readonly #text: Record<StatementName, string>;
+
+  constructor(dialect: Dialect) {
+    const entries = Object.entries(TEXT).map(([name, t]) => {
+      let text: string = t.sql + (dialect === 'postgres' ? t.pgSuffix : '');
+      if (dialect === 'postgres') {
+        let n = 0;
+        text = text.replace(/\?/g, () => `$${++n}`);
+      }
+      return [name, text];
+    });
+    this.#text = Object.fromEntries(entries) as Record<StatementName, string>;
+  }
+
+  run<R>(db: Kysely<Database> | Transaction<Database>, name: StatementName, params: readonly unknown[]): Promise<QueryResult<R>> {
+    return db.executeQuery<R>(CompiledQuery.raw(this.#text[name], [...params]));
+  }
+}
