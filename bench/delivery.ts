@@ -40,6 +40,7 @@ async function rawCreates(sim: SimInfo, n: number, chats: number, concurrency: n
       await r.body.dump();
     }
   };
+  const t = process.hrtime.bigint();
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   await pool.close();

@@ -66,14 +66,15 @@ describe.skipIf(!available)('RabbitMQ ingest acks after commit (PostgreSQL ledge
 
     for (let i = 0; i < 50; i++) broker.publish(inst, 'messages.upsert', upsert(inst, `BLOCKED${i}`, 5511900000001 + (i % 5)));
     await until('all 50 delivered to evosync', () => app.amqp!.status().received === 50);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await brokerUnacked(queue)).toBe(50);
+    // Queue statistics reach rabbitmqctl every few seconds (collect_statistics_interval).
+    await until('broker reports 50 unacked', async () => (await brokerUnacked(queue)) === 50, 15_000);
     expect(app.amqp!.status().acked).toBe(0);
+    expect(await stored(app, inst)).toBe(0);
 
     await holder.query('rollback');
     await until('acked after commit', () => app.amqp!.status().acked === 50);
     expect(await stored(app, inst)).toBe(50);
-    await until('broker saw the acks', async () => (await brokerUnacked(queue)) === 0);
+    await until('broker saw the acks', async () => (await brokerUnacked(queue)) === 0, 15_000);
   });
 
   it('holds a delivery whose commit fails and retries it; nothing is acked before it is stored', async () => {
@@ -84,13 +85,14 @@ describe.skipIf(!available)('RabbitMQ ingest acks after commit (PostgreSQL ledge
       for (let i = 0; i < 20; i++) broker.publish(inst, 'messages.upsert', upsert(inst, `FAIL${i}`));
       await until('commits failing', () => app.amqp!.status().commitRetries >= 20);
       expect(app.amqp!.status().acked).toBe(0);
-      expect(await brokerUnacked(queue)).toBe(20);
+      await until('broker reports 20 unacked', async () => (await brokerUnacked(queue)) === 20, 15_000);
+      expect(app.amqp!.status().acked).toBe(0);
       expect(app.amqp!.status().lastError).toMatch(/commit/);
     } finally {
       await holder.query('alter table messages_hidden rename to messages');
     }
     await until('stored and acked after the ledger recovered', () => app.amqp!.status().acked === 20, 20_000);
     expect(await stored(app, inst)).toBe(20);
-    await until('broker saw the acks', async () => (await brokerUnacked(queue)) === 0);
+    await until('broker saw the acks', async () => (await brokerUnacked(queue)) === 0, 15_000);
   });
 });
