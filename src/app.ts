@@ -95,7 +95,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
 
   const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs);
   const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat));
-  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), { maxBatch: 256 });
+  // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
+  // SQLite: one writer, so one batch at a time, as large as the moment allows.
+  const pgLedger = ledger.dialect === 'postgres';
+  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 16, parallel: 8 } : { maxBatch: 256 });
   const dispatcher = new Dispatcher(
     {
       owner,
@@ -121,7 +124,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     },
   );
 
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances });
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 4 : 1 });
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;

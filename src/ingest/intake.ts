@@ -18,6 +18,8 @@ export interface IntakeOptions {
   batchMax: number;
   /** Delay before a new message may be delivered, so slightly late siblings sort before it. */
   orderWindowMs: number;
+  /** Ingest batches committed side by side (PostgreSQL gains from several). */
+  parallel?: number;
   /** Instances to sync; null = all. */
   instances: readonly string[] | null;
 }
@@ -49,7 +51,7 @@ export class Intake {
         const now = this.#clock.now();
         return this.#ledger.insertMessages(items, now, now + opts.orderWindowMs);
       },
-      { maxBatch: opts.batchMax },
+      { maxBatch: opts.batchMax, parallel: opts.parallel ?? 1 },
     );
   }
 

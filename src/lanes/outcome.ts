@@ -1,4 +1,5 @@
-import type { Failure } from '../chatwoot/classify.js';
+import type { Failure, FailureKind } from '../chatwoot/classify.js';
+import type { ErrorCode } from '../errors.js';
 import type { CompletionOutcome, LedgerMessage } from '../ledger/ledger.js';
 import { backoffMs, nextMinuteBoundaryMs } from '../lib/backoff.js';
 import type { GateVerdict } from './gate.js';
@@ -15,7 +16,20 @@ export interface RetryPolicy {
  * attempt; the message's own failures back off and end in `dead` after the attempt limit; a
  * permanent refusal is dead at once.
  */
-export function failureOutcome(row: LedgerMessage, failure: Failure, maybeSent: boolean, verdict: GateVerdict, pausedUntil: number, now: number, policy: RetryPolicy): CompletionOutcome {
+/** The registry code each failure is recorded under, so `last_error` can be searched by code. */
+const CODE: Record<FailureKind, ErrorCode> = {
+  unreachable: 'CHATWOOT_UNREACHABLE',
+  ambiguous: 'CHATWOOT_AMBIGUOUS',
+  rate_limited: 'CHATWOOT_RATE_LIMITED',
+  unauthorized: 'CHATWOOT_UNAUTHORIZED',
+  server: 'CHATWOOT_SERVER_ERROR',
+  not_found: 'CHATWOOT_REJECTED',
+  flood: 'CHATWOOT_RATE_LIMITED',
+  rejected: 'CHATWOOT_REJECTED',
+};
+
+export function failureOutcome(row: LedgerMessage, rawFailure: Failure, maybeSent: boolean, verdict: GateVerdict, pausedUntil: number, now: number, policy: RetryPolicy): CompletionOutcome {
+  const failure = { ...rawFailure, message: `${CODE[rawFailure.kind]}: ${rawFailure.message}` };
   if (verdict === 'paused') {
     return { state: 'retry', error: failure.message, nextAttemptAt: Math.max(pausedUntil, now + 50), countAttempt: false, maybeSent };
   }

@@ -34,7 +34,7 @@ export function parseDatabaseUrl(url: string): { dialect: Dialect; target: strin
 export async function connect(url: string, opts: ConnectOptions = {}): Promise<Connection> {
   const { dialect, target } = parseDatabaseUrl(url);
   if (dialect === 'sqlite') return connectSqlite(target, opts.exclusive ?? false);
-  return connectPostgres(target, opts.poolSize ?? 16);
+  return connectPostgres(target, opts.poolSize ?? 24);
 }
 
 function connectSqlite(path: string, exclusive: boolean): Connection {

@@ -382,7 +382,7 @@ function toRow(r: NewMessage, nowMs: number, dueAtMs: number) {
   return {
     instance: m.instance, wa_id: m.waId, chat: m.chat, direction: r.direction, from_me: m.fromMe ? 1 : 0,
     wa_ts: m.timestamp, source: r.source, event: m.event, payload: JSON.stringify(m), state: 'pending',
-    attempts: 0, next_attempt_at: nowMs, maybe_sent: 0, received_at: nowMs, updated_at: nowMs,
+    attempts: 0, next_attempt_at: dueAtMs, maybe_sent: 0, received_at: nowMs, updated_at: nowMs,
   };
 }
 

@@ -12,6 +12,12 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** Optional wait before flushing a non-full batch, to gather more items (0 = none). */
   lingerMs?: number;
+  /**
+   * Batches written at the same time (default 1). A server database (PostgreSQL) spends most of a
+   * batch waiting on round trips, so several connections writing batches side by side multiply
+   * throughput; an embedded one (SQLite) has a single writer and gains nothing.
+   */
+  parallel?: number;
 }
 
 interface Waiter<I, R> {
@@ -24,7 +30,10 @@ export class GroupCommitter<I, R> {
   readonly #write: (items: I[]) => Promise<R[]>;
   readonly #opts: GroupCommitOptions;
   #queue: Waiter<I, R>[] = [];
-  #flushing: Promise<void> | null = null;
+  #running = 0;
+  /** A flush is gathering its batch: the next one waits, so batches are not split needlessly. */
+  #starting = false;
+  #idleWaiters: (() => void)[] = [];
   #closed = false;
   /** Batches written so far and items in them, for benchmarks and metrics. */
   batches = 0;
@@ -54,38 +63,48 @@ export class GroupCommitter<I, R> {
   /** Refuses new items and waits for everything already submitted to be written. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#flushing || this.#queue.length > 0) {
-      if (!this.#flushing) this.#kick();
-      await this.#flushing;
+    while (this.#running > 0 || this.#queue.length > 0) {
+      this.#kick();
+      await new Promise<void>((r) => this.#idleWaiters.push(r));
     }
   }
 
   #kick(): void {
-    if (this.#flushing) return;
-    this.#flushing = this.#drain().finally(() => {
-      this.#flushing = null;
-      if (this.#queue.length > 0) this.#kick();
-    });
+    const parallel = this.#opts.parallel ?? 1;
+    while (this.#running < parallel && this.#queue.length > 0 && !this.#starting) {
+      this.#running += 1;
+      this.#starting = true;
+      void this.#flush().finally(() => {
+        this.#running -= 1;
+        if (this.#queue.length > 0) this.#kick();
+        else if (this.#running === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      });
+    }
   }
 
-  async #drain(): Promise<void> {
+  async #flush(): Promise<void> {
     const linger = this.#opts.lingerMs ?? 0;
-    if (linger > 0 && this.#queue.length < this.#opts.maxBatch) {
-      await new Promise((r) => setTimeout(r, linger));
-    } else {
-      // Let callers that are already resolving in this tick join the batch.
-      await new Promise((r) => setImmediate(r));
-    }
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#opts.maxBatch);
-      try {
-        const results = await this.#write(batch.map((w) => w.item));
-        this.batches += 1;
-        this.items += batch.length;
-        batch.forEach((w, i) => w.resolve(results[i] as R));
-      } catch (error) {
-        for (const w of batch) w.reject(error);
+    try {
+      if (linger > 0 && this.#queue.length < this.#opts.maxBatch) {
+        await new Promise((r) => setTimeout(r, linger));
+      } else {
+        // Let callers that are already resolving in this tick join the batch.
+        await new Promise((r) => setImmediate(r));
       }
+    } finally {
+      this.#starting = false;
+    }
+    const batch = this.#queue.splice(0, this.#opts.maxBatch);
+    if (batch.length === 0) return;
+    // Another writer may start gathering while this one writes.
+    if (this.#queue.length > 0) this.#kick();
+    try {
+      const results = await this.#write(batch.map((w) => w.item));
+      this.batches += 1;
+      this.items += batch.length;
+      batch.forEach((w, i) => w.resolve(results[i] as R));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
     }
   }
 }

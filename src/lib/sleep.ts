@@ -13,14 +13,13 @@ export class Wakeable {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.#wake === done) this.#wake = null;
+        resolve();
+      };
       const timer = setTimeout(done, Math.max(0, ms));
       timer.unref?.();
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        if (self.#wake === done) self.#wake = null;
-        resolve();
-      }
       this.#wake = done;
     });
   }

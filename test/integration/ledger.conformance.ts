@@ -159,6 +159,21 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('B');
     });
 
+    it('holds new messages for the ordering window, so a late sibling with an earlier time goes first', async () => {
+      const chat = 'w1@s.whatsapp.net';
+      const newer = chatMessage({ chat, timestamp: 500 });
+      const older = chatMessage({ chat, timestamp: 499 });
+      const t = now + 100;
+      await ledger.insertMessages([{ message: newer, direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
+      expect((await ledger.claimLanes('W', 100, t + 10, 1000)).map((l) => l.chat)).not.toContain(chat);
+      await ledger.insertMessages([{ message: older, direction: 'to_chatwoot', source: 'webhook' }], t + 50, t + 550);
+      expect((await ledger.claimLanes('W', 100, t + 500, 1000)).map((l) => l.chat)).toContain(chat);
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      expect(head?.waId).toBe(older.waId);
+      expect(head?.nextAttemptAt).toBe(t + 550);
+      await ledger.releaseLanes('W');
+    });
+
     it('stores chat links, refused input and instance state', async () => {
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);

@@ -18,6 +18,23 @@ describe('GroupCommitter', () => {
     expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(50);
   });
 
+  it('writes up to `parallel` batches at once, never more', async () => {
+    let running = 0;
+    let peak = 0;
+    const gc = new GroupCommitter<number, number>(async (items) => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running -= 1;
+      return items;
+    }, { maxBatch: 4, parallel: 3 });
+    const out = await Promise.all(Array.from({ length: 40 }, (_, i) => gc.submit(i)));
+    expect(out).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(3);
+    await gc.close();
+  });
+
   it('rejects only the callers of a failed batch, and refuses work after close', async () => {
     let fail = true;
     const gc = new GroupCommitter<number, number>(async (items) => {
