@@ -98,7 +98,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
   // SQLite: one writer, so one batch at a time, as large as the moment allows.
   const pgLedger = ledger.dialect === 'postgres';
-  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 16, parallel: 8 } : { maxBatch: 256 });
+  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
   const dispatcher = new Dispatcher(
     {
       owner,

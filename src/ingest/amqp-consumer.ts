@@ -72,6 +72,7 @@ interface Session {
 
 /** A session that lived this long counts as healthy: the next failure starts the backoff over. */
 const HEALTHY_SESSION_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 const ignore = (): void => undefined;
 
 export class AmqpConsumer {
@@ -173,7 +174,9 @@ export class AmqpConsumer {
     const url = new URL(this.#config.url);
     // Broker restarts close connections cleanly; heartbeats catch a host or network that vanished.
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '15');
-    const conn = await amqp.connect(url.toString(), { clientProperties: { connection_name: this.#opts.connectionName } });
+    // The timeout covers TCP connect and the AMQP handshake: a node in the middle of stop_app or
+    // start_app can accept the socket and never answer, and without it the reconnect loop hangs.
+    const conn = await amqp.connect(url.toString(), { timeout: CONNECT_TIMEOUT_MS, clientProperties: { connection_name: this.#opts.connectionName } });
     let resolveEnded!: (e: Error) => void;
     const ended = new Promise<Error>((r) => (resolveEnded = r));
     try {

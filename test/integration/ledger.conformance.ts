@@ -174,6 +174,38 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('W');
     });
 
+    it('completes a mixed batch (delivered, retry, dead, lost lease) exactly as one at a time', async () => {
+      const t = now + 7000;
+      const chats = ['mx1@s.whatsapp.net', 'mx2@s.whatsapp.net', 'mx3@s.whatsapp.net', 'mx4@s.whatsapp.net'];
+      const msgs = chats.flatMap((c) => [chatMessage({ chat: c, timestamp: 1 }), chatMessage({ chat: c, timestamp: 2 })]);
+      await ledger.insertMessages(msgs.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
+      const mine = (await ledger.claimLanes('M', 100, t, 30_000)).filter((l) => chats.includes(l.chat));
+      expect(mine).toHaveLength(4);
+      await ledger.releaseLanes('M');
+      await ledger.claimLanes('M', 100, t, 30_000);
+      // mx4's lease is taken by another owner before the batch lands.
+      await ledger.abandonLane('inst1', 'mx4@s.whatsapp.net', 'M', t);
+      await ledger.claimLanes('N', 100, t, 30_000);
+      const heads = await Promise.all(chats.map((c) => ledger.laneHead('inst1', c, 'skip')));
+      const base = { instance: 'inst1', owner: 'M', keepLeaseUntil: t + 30_000, nowMs: t, deadPolicy: 'skip' as const };
+      const results = await ledger.complete([
+        { ...base, chat: chats[0]!, messageId: heads[0]!.id, outcome: { state: 'delivered', cwMessageId: 11, cwConversationId: 1 } },
+        { ...base, chat: chats[1]!, messageId: heads[1]!.id, outcome: { state: 'retry', error: 'x', nextAttemptAt: t + 9000, countAttempt: true, maybeSent: true } },
+        { ...base, chat: chats[2]!, messageId: heads[2]!.id, outcome: { state: 'dead', error: 'gone' } },
+        { ...base, chat: chats[3]!, messageId: heads[3]!.id, outcome: { state: 'delivered', cwMessageId: 44, cwConversationId: 1 } },
+      ]);
+      expect(results[0]).toMatchObject({ leaseHeld: true, next: { waId: msgs[1]!.waId } });
+      expect(results[1]).toEqual({ leaseHeld: true, next: null });
+      expect(results[2]).toMatchObject({ leaseHeld: true, next: { waId: msgs[5]!.waId } });
+      expect(results[3]).toEqual({ leaseHeld: false, next: null });
+      expect((await ledger.getMessage('inst1', msgs[0]!.waId))).toMatchObject({ state: 'delivered', cwMessageId: 11, attempts: 1 });
+      expect((await ledger.getMessage('inst1', msgs[2]!.waId))).toMatchObject({ state: 'pending', attempts: 1, maybeSent: true, nextAttemptAt: t + 9000 });
+      expect((await ledger.getMessage('inst1', msgs[4]!.waId))).toMatchObject({ state: 'dead', lastError: 'gone' });
+      expect((await ledger.getMessage('inst1', msgs[6]!.waId))).toMatchObject({ state: 'delivered', cwMessageId: 44 });
+      await ledger.releaseLanes('M');
+      await ledger.releaseLanes('N');
+    });
+
     it('stores chat links, refused input and instance state', async () => {
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);

@@ -1,0 +1,71 @@
+import { type Selectable, type Transaction, sql } from 'kysely';
+import type { Completion, CompletionResult } from './ledger.js';
+import type { Database, MessagesTable } from './schema.js';
+import { fromRow } from './rows.js';
+
+type RecordOutcome = (trx: Transaction<Database>, c: Completion, includeDelivered: boolean) => Promise<void>;
+
+/**
+ * A batch of completions on PostgreSQL in five statements, whatever its size: lock the lanes
+ * (sorted, like every other lane lock, so batches never deadlock), record the deliveries, record
+ * the rare other outcomes one by one, read each held lane's next head (an index seek per lane via
+ * LATERAL), and move the lanes on. Same effects as completing the items one at a time.
+ */
+export async function completeBatchPg(trx: Transaction<Database>, items: Completion[], recordOutcome: RecordOutcome): Promise<CompletionResult[]> {
+  const instances = items.map((c) => c.instance);
+  const chats = items.map((c) => c.chat);
+  const owners = await sql<{ instance: string; chat: string; lease_owner: string | null }>`
+    select l.instance, l.chat, l.lease_owner from lanes l
+    join unnest(${instances}::text[], ${chats}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
+    order by l.instance, l.chat
+    for update of l`.execute(trx);
+  const ownerOf = new Map(owners.rows.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_owner]));
+
+  const delivered = items.filter((c) => c.outcome.state === 'delivered');
+  if (delivered.length > 0) {
+    const d = delivered.map((c) => c.outcome as Extract<Completion['outcome'], { state: 'delivered' }>);
+    await sql`
+      update messages m set state = 'delivered', cw_message_id = v.cw, cw_conversation_id = v.conv,
+        delivered_at = v.at, updated_at = v.at, maybe_sent = 0, last_error = null, attempts = m.attempts + 1
+      from unnest(${delivered.map((c) => c.messageId)}::bigint[], ${d.map((o) => o.cwMessageId)}::bigint[],
+                  ${d.map((o) => o.cwConversationId)}::bigint[], ${delivered.map((c) => c.nowMs)}::bigint[]) as v(id, cw, conv, at)
+      where m.id = v.id and m.state = 'pending'`.execute(trx);
+  }
+  for (const c of items) if (c.outcome.state !== 'delivered') await recordOutcome(trx, c, false);
+
+  const held = items.filter((c) => ownerOf.get(`${c.instance}\u0000${c.chat}`) === c.owner);
+  const heads = new Map<string, ReturnType<typeof fromRow>>();
+  if (held.length > 0) {
+    const states = (c: Completion) => (c.deadPolicy === 'hold' ? '{pending,dead}' : '{pending}');
+    const rows = await sql<Selectable<MessagesTable>>`
+      select h.* from unnest(${held.map((c) => c.instance)}::text[], ${held.map((c) => c.chat)}::text[], ${held.map(states)}::text[]) as l(instance, chat, states)
+      cross join lateral (
+        select * from messages m
+        where m.instance = l.instance and m.chat = l.chat and m.state = any(l.states::text[])
+        order by m.wa_ts, m.id limit 1) h`.execute(trx);
+    for (const r of rows.rows) heads.set(`${r.instance}\u0000${r.chat}`, fromRow(r));
+  }
+
+  const results: CompletionResult[] = [];
+  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null }[] = [];
+  for (const c of items) {
+    const key = `${c.instance}\u0000${c.chat}`;
+    if (ownerOf.get(key) !== c.owner) {
+      results.push({ next: null, leaseHeld: false });
+      continue;
+    }
+    const head = heads.get(key) ?? null;
+    const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
+    const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
+    laneRows.push({ instance: c.instance, chat: c.chat, due: dueAt, owner: keep ? c.owner : null, until: keep ? c.keepLeaseUntil : null });
+    results.push({ next: keep ? head : null, leaseHeld: true });
+  }
+  if (laneRows.length > 0) {
+    await sql`
+      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, suspect = 0
+      from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.due)}::bigint[],
+                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[]) as v(instance, chat, due, owner, until)
+      where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
+  }
+  return results;
+}

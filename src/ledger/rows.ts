@@ -1,0 +1,26 @@
+import type { Selectable } from 'kysely';
+import type { ChatMessage, Direction } from '../domain/message.js';
+import type { LedgerMessage, MessageState, NewMessage } from './ledger.js';
+import type { MessagesTable } from './schema.js';
+
+/** Conversions between ledger rows and the ledger's types, shared by both dialects' code paths. */
+export function toRow(r: NewMessage, nowMs: number, dueAtMs: number) {
+  const m = r.message;
+  return {
+    instance: m.instance, wa_id: m.waId, chat: m.chat, direction: r.direction, from_me: m.fromMe ? 1 : 0,
+    wa_ts: m.timestamp, source: r.source, event: m.event, payload: JSON.stringify(m), state: 'pending',
+    attempts: 0, next_attempt_at: dueAtMs, maybe_sent: 0, received_at: nowMs, updated_at: nowMs,
+  };
+}
+
+export function fromRow(r: Selectable<MessagesTable>): LedgerMessage {
+  return {
+    id: Number(r.id), instance: r.instance, waId: r.wa_id, chat: r.chat, direction: r.direction as Direction,
+    fromMe: Number(r.from_me) === 1, waTs: Number(r.wa_ts), source: r.source, event: r.event,
+    message: JSON.parse(r.payload) as ChatMessage, state: r.state as MessageState, attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at), maybeSent: Number(r.maybe_sent) === 1, lastError: r.last_error,
+    cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
+    cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
+    receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+  };
+}
