@@ -124,7 +124,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     },
   );
 
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 4 : 1 });
+  // Ingest stays one batch at a time even on PostgreSQL: batches committed side by side could make a
+  // chat's newer message visible before an older one still committing, and deliver it first.
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances });
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;

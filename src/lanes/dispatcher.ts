@@ -165,6 +165,9 @@ export class Dispatcher {
     const { ledger, clock } = this.#deps;
     const { owner, deadPolicy, leaseMs } = this.#opts;
     let head = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
+    // Committed before anything is sent: if this process dies mid-request, whoever takes the lane
+    // over knows which message to look up. Later heads are recorded by each completion.
+    if (head?.state === 'pending' && head.nextAttemptAt <= clock.now()) await ledger.markInflight(lane.instance, lane.chat, owner, head.id);
     let suspect = lane.suspect;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;

@@ -129,6 +129,8 @@ export interface Ledger {
   settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
   /** Extends the owner's leases of these lanes: a slow delivery must not lose its lane mid-request. */
   renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number>;
+  /** Records which message the owner is about to deliver, before it is sent (see takeovers). */
+  markInflight(instance: string, chat: string, owner: string, messageId: number): Promise<void>;
   /** Gives a lane up after its outcome could not be recorded: suspect, so its head is looked up. */
   abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void>;
   /** Highest Chatwoot id committed as delivered in a chat: where a look-up for a lost answer starts. */

@@ -84,6 +84,16 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         )`.execute(db);
       },
     },
+    '0002_inflight_and_pinned_heads': {
+      // A message that may already be in Chatwoot is settled before anything else in its chat:
+      // the lane index orders pending messages by maybe_sent first. `inflight_id` names the message
+      // a lane's owner is delivering, so a takeover knows exactly which one may have been sent.
+      async up(db: Kysely<unknown>) {
+        await sql`alter table lanes add column inflight_id ${sql.raw(big)}`.execute(db);
+        await sql`drop index messages_lane`.execute(db);
+        await sql`create index messages_lane_head on messages (instance, chat, state, maybe_sent desc, wa_ts, id)`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

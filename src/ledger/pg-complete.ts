@@ -42,12 +42,12 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       cross join lateral (
         select * from messages m
         where m.instance = l.instance and m.chat = l.chat and m.state = any(l.states::text[])
-        order by m.wa_ts, m.id limit 1) h`.execute(trx);
+        order by m.maybe_sent desc, m.wa_ts, m.id limit 1) h`.execute(trx);
     for (const r of rows.rows) heads.set(`${r.instance}\u0000${r.chat}`, fromRow(r));
   }
 
   const results: CompletionResult[] = [];
-  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null }[] = [];
+  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null; inflight: number | null }[] = [];
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
@@ -57,14 +57,14 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
     const head = heads.get(key) ?? null;
     const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
     const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
-    laneRows.push({ instance: c.instance, chat: c.chat, due: dueAt, owner: keep ? c.owner : null, until: keep ? c.keepLeaseUntil : null });
+    laneRows.push({ instance: c.instance, chat: c.chat, due: dueAt, owner: keep ? c.owner : null, until: keep ? c.keepLeaseUntil : null, inflight: keep && head ? head.id : null });
     results.push({ next: keep ? head : null, leaseHeld: true });
   }
   if (laneRows.length > 0) {
     await sql`
-      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, suspect = 0
+      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, inflight_id = v.inflight, suspect = 0
       from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.due)}::bigint[],
-                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[]) as v(instance, chat, due, owner, until)
+                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[]) as v(instance, chat, due, owner, until, inflight)
       where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
   }
   return results;

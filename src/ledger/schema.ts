@@ -41,6 +41,8 @@ export interface LanesTable {
   lease_until: number | null;
   /** Set when a lease was taken from a process that died: its head may have been sent. */
   suspect: number;
+  /** The message the lease owner is delivering now (null between messages). */
+  inflight_id: number | null;
 }
 
 export interface RefusedTable {

@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, type Selectable, type Transaction, sql } from 'kysely';
+import { type Kysely, Migrator, type Selectable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
 import type {
   ChatLink, ClaimedLane, Completion, CompletionResult, InsertResult, Ledger, LedgerCounts, LedgerMessage,
@@ -165,7 +165,7 @@ export class SqlLedger implements Ledger {
     const head = c.deadPolicy === 'hold' ? await headOf(trx, c.instance, c.chat, 'hold') : await this.#headPending(trx, c.instance, c.chat);
     const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
     const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
-    await this.#stmts.run(trx, 'updateLane', [dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, c.instance, c.chat]);
+    await this.#stmts.run(trx, 'updateLane', [dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, keep && head ? head.id : null, c.instance, c.chat]);
     return { next: keep ? head : null, leaseHeld: true };
   }
 
@@ -200,7 +200,7 @@ export class SqlLedger implements Ledger {
       const head = await headOf(trx, instance, chat, deadPolicy);
       await trx
         .updateTable('lanes')
-        .set({ due_at: head && head.state === 'pending' ? head.nextAttemptAt : null, lease_owner: null, lease_until: null })
+        .set({ due_at: head && head.state === 'pending' ? head.nextAttemptAt : null, lease_owner: null, lease_until: null, inflight_id: null })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -223,13 +223,36 @@ export class SqlLedger implements Ledger {
     return n;
   }
 
+  async markInflight(instance: string, chat: string, owner: string, messageId: number): Promise<void> {
+    await this.#stmts.run(this.#db, 'markInflight', [messageId, instance, chat, owner]);
+  }
+
   async abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void> {
-    await this.#db
-      .updateTable('lanes')
-      .set({ lease_owner: null, lease_until: null, suspect: 1, due_at: nowMs })
-      .where('instance', '=', instance)
-      .where('chat', '=', chat)
-      .where('lease_owner', '=', owner)
+    await this.#db.transaction().execute(async (trx) => {
+      await this.#flagInflight(trx, (q) => q.where('instance', '=', instance).where('chat', '=', chat).where('lease_owner', '=', owner));
+      await trx
+        .updateTable('lanes')
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, suspect: 1, due_at: nowMs })
+        .where('instance', '=', instance)
+        .where('chat', '=', chat)
+        .where('lease_owner', '=', owner)
+        .execute();
+    });
+  }
+
+  /**
+   * The message a lost owner was delivering may be in Chatwoot already: flag it, so it is looked up
+   * before any re-send and, pinned at the head of its lane, settled before anything else there.
+   */
+  async #flagInflight(
+    trx: Transaction<Database>,
+    which: (q: SelectQueryBuilder<Database, 'lanes', object>) => SelectQueryBuilder<Database, 'lanes', object>,
+  ): Promise<void> {
+    await trx
+      .updateTable('messages')
+      .set({ maybe_sent: 1 })
+      .where('state', '=', 'pending')
+      .where('id', 'in', which(trx.selectFrom('lanes')).select('inflight_id').where('inflight_id', 'is not', null) as never)
       .execute();
   }
 
@@ -245,19 +268,25 @@ export class SqlLedger implements Ledger {
   }
 
   async releaseLanes(owner: string): Promise<number> {
-    const r = await this.#db.updateTable('lanes').set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).executeTakeFirst();
+    const r = await this.#db.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
 
   async reapExpiredLeases(nowMs: number, exceptOwner?: string): Promise<number> {
-    let q = this.#db
-      .updateTable('lanes')
-      .set({ lease_owner: null, lease_until: null, suspect: 1 })
-      .where('lease_owner', 'is not', null)
-      .where('lease_until', '<', nowMs);
-    if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    return this.#db.transaction().execute(async (trx) => {
+      await this.#flagInflight(trx, (q) => {
+        const r = q.where('lease_owner', 'is not', null).where('lease_until', '<', nowMs);
+        return exceptOwner ? r.where('lease_owner', '!=', exceptOwner) : r;
+      });
+      let q = trx
+        .updateTable('lanes')
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, suspect: 1 })
+        .where('lease_owner', 'is not', null)
+        .where('lease_until', '<', nowMs);
+      if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);
+      const r = await q.executeTakeFirst();
+      return Number(r.numUpdatedRows);
+    });
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -380,6 +409,7 @@ async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip'
     .where('instance', '=', instance)
     .where('chat', '=', chat)
     .$call((q) => (deadPolicy === 'hold' ? q.where('state', 'in', ['pending', 'dead']) : q.where('state', '=', 'pending')))
+    .orderBy('maybe_sent', 'desc')
     .orderBy('wa_ts')
     .orderBy('id')
     .limit(1)

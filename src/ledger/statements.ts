@@ -13,8 +13,9 @@ const TEXT = {
     sql: "update messages set state = 'delivered', cw_message_id = ?, cw_conversation_id = ?, delivered_at = ?, updated_at = ?, maybe_sent = 0, last_error = null, attempts = attempts + 1 where id = ? and state = 'pending'",
     pgSuffix: '',
   },
-  headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by wa_ts, id limit 1", pgSuffix: '' },
-  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
+  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, inflight_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  markInflight: { sql: 'update lanes set inflight_id = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
 } as const;
 
 export type StatementName = keyof typeof TEXT;

@@ -206,6 +206,26 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('N');
     });
 
+    it('flags the message a dead owner was delivering and settles it before anything else in its chat', async () => {
+      const chat = 'pin@s.whatsapp.net';
+      const first = chatMessage({ chat, timestamp: 100 });
+      await ledger.insertMessages([{ message: first, direction: 'to_chatwoot', source: 'webhook' }], now);
+      const t = now + 20_000;
+      expect((await ledger.claimLanes('gone', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      await ledger.markInflight('inst1', chat, 'gone', head!.id);
+      // The owner dies mid-request; meanwhile a message with an earlier WhatsApp time arrives late.
+      const late = chatMessage({ chat, timestamp: 50 });
+      await ledger.insertMessages([{ message: late, direction: 'to_chatwoot', source: 'webhook' }], t + 1);
+      await ledger.reapExpiredLeases(t + 5000);
+      expect((await ledger.getMessage('inst1', first.waId))?.maybeSent).toBe(true);
+      expect((await ledger.getMessage('inst1', late.waId))?.maybeSent).toBe(false);
+      await ledger.claimLanes('heir', 100, t + 5001, 1000);
+      // Pinned: the possibly-sent message is settled first, so its look-up floor stays valid.
+      expect((await ledger.laneHead('inst1', chat, 'skip'))?.waId).toBe(first.waId);
+      await ledger.releaseLanes('heir');
+    });
+
     it('stores chat links, refused input and instance state', async () => {
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
       await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);
