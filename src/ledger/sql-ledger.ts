@@ -49,28 +49,36 @@ export class SqlLedger implements Ledger {
     return this.#db.transaction().execute(async (trx) => {
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK).map((r) => toRow(r, nowMs, dueAtMs));
-        const result = await trx
-          .insertInto('messages')
-          .values(chunk)
-          .onConflict((oc) => oc.columns(['instance', 'wa_id']).doNothing())
-          .returning(['instance', 'wa_id', 'chat'])
-          .execute();
-        for (const r of result) {
-          inserted.add(`${r.instance}\u0000${r.wa_id}`);
-          dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
+      const newRows = rows.map((r) => toRow(r, nowMs, dueAtMs));
+      if (this.dialect === 'sqlite') {
+        // One cached prepared statement per row: SQLite runs it in microseconds, far cheaper than
+        // building a multi-row statement (the ingest hot path).
+        for (const r of newRows) {
+          const res = await this.#stmts.run(trx, 'insertMessage', [r.instance, r.wa_id, r.chat, r.direction, r.from_me, r.wa_ts, r.source, r.event, r.payload, r.next_attempt_at, r.received_at, r.updated_at]);
+          if (Number(res.numAffectedRows ?? 0) > 0) {
+            inserted.add(`${r.instance}\u0000${r.wa_id}`);
+            dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
+          }
+        }
+      } else {
+        for (let i = 0; i < newRows.length; i += INSERT_CHUNK) {
+          for (const r of await insertChunkPg(trx, newRows.slice(i, i + INSERT_CHUNK))) {
+            inserted.add(`${r.instance}\u0000${r.wa_id}`);
+            dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
+          }
         }
       }
-      // Sorted, so two processes upserting overlapping lanes lock them in the same order.
+      // Sorted, so two processes upserting overlapping lanes lock them in the same order. A lane
+      // already waiting (its head in backoff) keeps its time: the head goes first.
       const lanes = [...dueChats.values()].sort(compareLane);
-      for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('lanes')
-          .values(lanes.slice(i, i + INSERT_CHUNK).map((l) => ({ ...l, due_at: dueAtMs, suspect: 0 })))
-          // A lane already waiting (its head in backoff) keeps its time: the head goes first.
-          .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: sql`coalesce(lanes.due_at, excluded.due_at)` }))
-          .execute();
+      if (this.dialect === 'sqlite') {
+        for (const l of lanes) await this.#stmts.run(trx, 'upsertLane', [l.instance, l.chat, dueAtMs]);
+      } else if (lanes.length > 0) {
+        await sql`
+          insert into lanes (instance, chat, due_at, suspect)
+          select v.instance, v.chat, ${dueAtMs}::bigint, 0 from unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) with ordinality as v(instance, chat, n)
+          order by v.n
+          on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)`.execute(trx);
       }
       const seen = new Set<string>();
       return rows.map((r) => {
@@ -381,6 +389,21 @@ export class SqlLedger implements Ledger {
   close(): Promise<void> {
     return this.#conn.close();
   }
+}
+
+/** A chunk of new messages in one PostgreSQL statement (arrays in, the rows actually inserted out). */
+async function insertChunkPg(trx: Transaction<Database>, rows: ReturnType<typeof toRow>[]): Promise<{ instance: string; wa_id: string; chat: string }[]> {
+  const col = <K extends keyof ReturnType<typeof toRow>>(k: K) => rows.map((r) => r[k]);
+  const { rows: out } = await sql<{ instance: string; wa_id: string; chat: string }>`
+    insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at)
+    select v.instance, v.wa_id, v.chat, v.direction, v.from_me, v.wa_ts, v.source, v.event, v.payload, 'pending', 0, v.next_attempt_at, 0, v.received_at, v.updated_at
+    from unnest(${col('instance')}::text[], ${col('wa_id')}::text[], ${col('chat')}::text[], ${col('direction')}::text[], ${col('from_me')}::int[],
+                ${col('wa_ts')}::bigint[], ${col('source')}::text[], ${col('event')}::text[], ${col('payload')}::text[], ${col('next_attempt_at')}::bigint[],
+                ${col('received_at')}::bigint[], ${col('updated_at')}::bigint[])
+      as v(instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, next_attempt_at, received_at, updated_at)
+    on conflict (instance, wa_id) do nothing
+    returning instance, wa_id, chat`.execute(trx);
+  return out;
 }
 
 function compareLane(a: { instance: string; chat: string }, b: { instance: string; chat: string }): number {

@@ -15,6 +15,14 @@ const TEXT = {
   },
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
   updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, inflight_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  insertMessage: {
+    sql: "insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?) on conflict (instance, wa_id) do nothing",
+    pgSuffix: '',
+  },
+  upsertLane: {
+    sql: 'insert into lanes (instance, chat, due_at, suspect) values (?, ?, ?, 0) on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)',
+    pgSuffix: '',
+  },
   markInflight: { sql: 'update lanes set inflight_id = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
 } as const;
 
