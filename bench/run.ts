@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { type AmqpIngestFigures, benchAmqpIngest } from './amqp-ingest.js';
 import { benchDelivery, type DeliveryFigures } from './delivery.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 
@@ -12,6 +13,8 @@ import { benchIngest, type IngestFigures } from './ingest.js';
  */
 const PG_URL = process.env['EVOSYNC_BENCH_PG_URL'] ?? process.env['EVOSYNC_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
+const AMQP_URL = process.env['EVOSYNC_BENCH_AMQP_URL'] ?? process.env['EVOSYNC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_000);
 
 async function freshPg(): Promise<string | null> {
   const name = `evosync_bench_${Date.now()}`;
@@ -44,6 +47,14 @@ async function main(): Promise<void> {
   delivery.push(await benchDelivery('sqlite', sqliteUrl(), dN, 100, 32));
   const pgDelivery = await freshPg();
   if (pgDelivery) delivery.push(await benchDelivery('postgres', pgDelivery, dN, 100, 32));
+  const amqpIngest: AmqpIngestFigures[] = [];
+  try {
+    amqpIngest.push(await benchAmqpIngest('sqlite', sqliteUrl(), sqliteUrl(), AMQP_URL, N, AMQP_MEMORY_N));
+    const pgAmqp = await freshPg();
+    if (pgAmqp) amqpIngest.push(await benchAmqpIngest('postgres', pgAmqp, null, AMQP_URL, N, 0));
+  } catch (error) {
+    console.warn(`RabbitMQ ingest figures skipped: ${(error as Error).message}`);
+  }
 
   const lines = [
     `Webhook → ledger ingest (${int(N)} messages.upsert webhooks, 64 connections, 2xx after commit; Chatwoot down)`,
@@ -57,10 +68,16 @@ async function main(): Promise<void> {
     '| ledger | evosync msg/s | plain HTTP creates msg/s | evosync / plain | Chatwoot calls per message (steady) | (cold, new chats) | peak RSS MiB |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...delivery.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawHttpPerSecond)} | ${pct(f.evosyncPerSecond, f.rawHttpPerSecond)} | ${f.steadyCallsPerMessage.toFixed(3)} | ${f.callsPerMessage.toFixed(3)} | ${f.peakRssMiB ?? '?'} |`),
+    '',
+    `RabbitMQ → ledger ingest (${int(N)} messages.upsert from a pre-loaded quorum queue, ack after commit; Chatwoot down; steady state 10%→90%)`,
+    '',
+    '| ledger | evosync msg/s | plain amqplib consume+parse+ack msg/s (prefetch 500) | evosync / plain | evosync peak RSS MiB (messages queued behind a down Chatwoot) |',
+    '|---|---:|---:|---:|---:|',
+    ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
   ];
   const md = lines.join('\n');
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery }, null, 2));
+  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest }, null, 2));
   writeFileSync('bench-results/latest.md', `${md}\n`);
   console.log(md);
 }

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import amqp from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
+import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { upsertEnvelope } from './payloads.js';
+
+export interface AmqpIngestFigures {
+  backend: string;
+  messages: number;
+  /** RabbitMQ → ledger, committed then acked, steady state (10%→90% of the run). */
+  evosyncPerSecond: number;
+  /** amqplib consume + JSON.parse + ack of the same messages, same broker, same run. */
+  rawPerSecond: number;
+  /** Peak RSS of evosync while `memoryMessages` queued up behind an unreachable Chatwoot. */
+  peakRssMiB: number | null;
+  memoryMessages: number;
+}
+
+const PREFETCH = 500;
+const EXCHANGE_OPTS = { durable: true, autoDelete: false } as const;
+const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } } as const;
+
+/** Publishes exactly these bodies: a confirm channel, waited on every 1,000, so the input is known. */
+async function publishConfirmed(conn: ChannelModel, exchange: string, bodies: string[]): Promise<void> {
+  const ch = await conn.createConfirmChannel();
+  for (let i = 0; i < bodies.length; i++) {
+    ch.publish(exchange, 'messages.upsert', Buffer.from(bodies[i] as string));
+    if (i % 1000 === 999) await ch.waitForConfirms();
+  }
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+/** Time between the 10% and 90% marks of a run, as messages per second. */
+function steadyRate(n: number, marks: { at10: number; at90: number }): number {
+  return (0.8 * n) / ((marks.at90 - marks.at10) / 1000);
+}
+
+async function rawConsume(conn: ChannelModel, queue: string, n: number): Promise<number> {
+  const ch: Channel = await conn.createChannel();
+  await ch.prefetch(PREFETCH);
+  let seen = 0;
+  const marks = { at10: 0, at90: 0 };
+  await new Promise<void>((resolve) => {
+    void ch.consume(queue, (msg) => {
+      if (!msg) return;
+      JSON.parse(msg.content.toString('utf8'));
+      ch.ack(msg);
+      seen += 1;
+      if (seen === Math.ceil(n * 0.1)) marks.at10 = performance.now();
+      if (seen === Math.ceil(n * 0.9)) marks.at90 = performance.now();
+      if (seen === n) resolve();
+    });
+  });
+  await ch.close();
+  return steadyRate(n, marks);
+}
+
+interface Stats {
+  rabbitmq?: { acked: number; state: string };
+}
+
+async function stats(port: number): Promise<Stats> {
+  return (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as Stats;
+}
+
+/** Polls evosync's ack counter (every 10 ms) until `n`, noting the 10% and 90% marks. */
+async function waitAcked(port: number, n: number, timeoutMs: number): Promise<{ at10: number; at90: number }> {
+  const marks = { at10: 0, at90: 0 };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const acked = (await stats(port)).rabbitmq?.acked ?? 0;
+    const now = performance.now();
+    if (!marks.at10 && acked >= n * 0.1) marks.at10 = now;
+    if (!marks.at90 && acked >= n * 0.9) marks.at90 = now;
+    if (acked >= n) return marks;
+    if (Date.now() > deadline) throw new Error(`evosync acked ${acked} of ${n} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function startEvosync(databaseUrl: string, amqpUrl: string, instance: string, queue: string, port: number) {
+  return startChild('dist/src/bin/evosync.js', ['start'], {
+    EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
+    CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1',
+    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789',
+    EVOSYNC_AMQP_URL: amqpUrl, EVOSYNC_INSTANCES: instance, EVOSYNC_AMQP_QUEUE: queue,
+  }, false);
+}
+
+async function waitReady(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline) throw new Error('evosync never became ready');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * RabbitMQ → ledger: the same `n` messages.upsert events are queued (confirmed) twice — once for a
+ * plain amqplib consumer (parse + ack, prefetch 500), once for evosync (the built service in its own
+ * process, Chatwoot unreachable so delivery is paused) — and both drain a pre-loaded quorum queue.
+ * Then memory: evosync's peak RSS while `memoryN` events arrive and pile up in its ledger.
+ */
+export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUrl: string, memoryDatabaseUrl: string | null, amqpUrl: string, n: number, memoryN: number): Promise<AmqpIngestFigures> {
+  const id = randomBytes(4).toString('hex');
+  const instance = `bench_${id}`;
+  const rawQueue = `bench.raw.${id}`;
+  const queue = `bench.evosync.${id}`;
+  const conn = await amqp.connect(amqpUrl);
+  const bodies = Array.from({ length: n }, (_, i) => upsertEnvelope(instance, i, 200));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  let evo: Awaited<ReturnType<typeof startChild>> | null = null;
+  try {
+    const ch = await conn.createChannel();
+    await ch.assertExchange(instance, 'topic', EXCHANGE_OPTS);
+    await ch.assertQueue(rawQueue, QUORUM);
+    await ch.bindQueue(rawQueue, instance, 'messages.upsert');
+    await publishConfirmed(conn, instance, bodies);
+    await ch.unbindQueue(rawQueue, instance, 'messages.upsert');
+    const rawPerSecond = await rawConsume(conn, rawQueue, n);
+
+    // evosync declares and binds its queue, stops; the same events are queued; it starts and drains.
+    evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
+    await waitReady(port);
+    await stopChild(evo.child);
+    await publishConfirmed(conn, instance, bodies);
+    evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
+    await waitHttp(`http://127.0.0.1:${port}/healthz`);
+    const marks = await waitAcked(port, n, 300_000);
+    await stopChild(evo.child);
+    evo = null;
+
+    let rss: number | null = null;
+    if (memoryDatabaseUrl && memoryN > 0) {
+      const memQueue = `bench.memory.${id}`;
+      evo = await startEvosync(memoryDatabaseUrl, amqpUrl, instance, memQueue, port);
+      await waitReady(port);
+      await ch.unbindQueue(queue, instance, 'messages.upsert');
+      const memBodies = Array.from({ length: memoryN }, (_, i) => upsertEnvelope(instance, i, 1000));
+      await publishConfirmed(conn, instance, memBodies);
+      await waitAcked(port, memoryN, 600_000);
+      rss = await peakRssMiB(evo.child.pid ?? 0);
+      await stopChild(evo.child);
+      evo = null;
+      await ch.deleteQueue(memQueue);
+    }
+    await ch.deleteQueue(rawQueue);
+    await ch.deleteQueue(queue);
+    await ch.deleteExchange(instance);
+    return { backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond, peakRssMiB: rss, memoryMessages: memoryN };
+  } finally {
+    if (evo) await stopChild(evo.child);
+    await conn.close().catch(() => undefined);
+  }
+}
