@@ -71,6 +71,21 @@ export class EvosyncProcess {
     return (await r.json()) as { ledger: { pending: number; delivered: number; dead: number; skipped: number } };
   }
 
+  /** Sends the signals one after another and resolves with the exit code (or signal). */
+  async signal(signals: NodeJS.Signals[], gapMs = 50): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const child = this.#child;
+    if (!child) throw new Error('not started');
+    const started = Date.now();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((res) =>
+      child.once('exit', (code, sig) => res({ code, signal: sig, ms: Date.now() - started })),
+    );
+    for (const s of signals) {
+      child.kill(s);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return exited;
+  }
+
   #exit(signal: NodeJS.Signals): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
