@@ -72,10 +72,6 @@ export class ChatLinks {
     this.#stale.add(key);
   }
 
-  noteDelivered(link: ChatLink, cwMessageId: number): void {
-    link.lastCwMessageId = Math.max(link.lastCwMessageId ?? 0, cwMessageId);
-  }
-
   async #findOrCreateConversation(api: ChatwootApi, key: string, link: ChatLink): Promise<Result<ChatLink>> {
     this.calls += 1;
     const list = await api.contactConversations(link.contactId);

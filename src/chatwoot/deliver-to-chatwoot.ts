@@ -52,14 +52,12 @@ export class ChatwootDelivery {
       if (!found.ok) return { kind: 'failed', failure: found.failure, maybeSent: true };
       if (found.id !== null) {
         this.recovered += 1;
-        this.#links.noteDelivered(link.value, found.id);
         return { kind: 'delivered', cwMessageId: found.id, cwConversationId: conversationId, recovered: true };
       }
     }
 
     const created = await api.createMessage(conversationId, toCwMessage(msg, sourceId));
     if (created.ok) {
-      this.#links.noteDelivered(link.value, created.value.id);
       return { kind: 'delivered', cwMessageId: created.value.id, cwConversationId: conversationId, recovered: false };
     }
     if (created.failure.kind === 'not_found') {
