@@ -7,6 +7,8 @@ import { ChatwootDelivery } from './chatwoot/deliver-to-chatwoot.js';
 import type { ChatwootTarget, Config } from './config/config.js';
 import { targetFor } from './config/load.js';
 import { coerceError } from './errors.js';
+import { EvolutionClient } from './evolution/client.js';
+import { reconcileApi } from './http/api-reconcile.js';
 import { buildServer } from './http/server.js';
 import { AmqpConsumer } from './ingest/amqp-consumer.js';
 import { Intake } from './ingest/intake.js';
@@ -19,6 +21,7 @@ import { SqlLedger, migrateLedger } from './ledger/sql-ledger.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { GroupCommitter } from './lib/group-commit.js';
 import type { Logger } from './lib/logger.js';
+import { Reconciler } from './reconcile/reconciler.js';
 
 export interface EvosyncDeps {
   logger: Logger;
@@ -33,6 +36,8 @@ export interface Evosync {
   readonly dispatcher: Dispatcher;
   /** RabbitMQ ingest; null when EVOSYNC_AMQP_URL is unset. */
   readonly amqp: AmqpConsumer | null;
+  /** Reconciliation against Evolution's store; its triggers are off without EVOLUTION_URL/API_KEY. */
+  readonly reconciler: Reconciler;
   /** Chatwoot calls made so far (all targets), for the calls-per-message figure. */
   chatwootCalls(): number;
   /** Binds the HTTP port (0 = any free port) and returns the address. */
@@ -115,6 +120,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       clock,
       logger: logger.child({ component: 'lanes' }),
       handle: chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }) }),
+      abortInFlight: async () => {
+        await Promise.all([...apis.values()].map((a) => a.http.destroy()));
+      },
       blockedUntil: (now) => {
         if (gates.size === 0) return 0;
         let earliest = Infinity;
@@ -130,6 +138,18 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
+  const evolution = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs) : null;
+  const reconciler = new Reconciler(
+    { ...config.reconcile, batchMax: config.ingest.batchMax, instances: config.instances },
+    { client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }) },
+  );
+  intake.onCommitted((n) => {
+    if (n.kind === 'messages') {
+      if (n.messages.length > 0) reconciler.noteMessages(n.instance, Math.max(...n.messages.map((m) => m.timestamp)));
+    } else if (n.state === 'open') {
+      reconciler.onConnectionOpen(n.instance);
+    }
+  });
 
   let shuttingDown = false;
   const server = buildServer({
@@ -155,14 +175,17 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       ledger: await ledger.counts(),
       ingest: { ...intake.counts, batches: intake.committer.batches, items: intake.committer.items },
       ...(amqp ? { rabbitmq: amqp.status() } : {}),
+      reconcile: { configured: reconciler.configured },
       delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
+    register: (app) => reconcileApi(app, { reconciler, apiToken: config.apiToken, clock, defaultWindowMs: config.reconcile.windowMs }),
   });
   const chatwootCalls = () => [...apis.values()].reduce((n, a) => n + a.http.calls, 0);
 
   dispatcher.start();
   amqp?.start();
+  reconciler.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -179,10 +202,13 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       shuttingDown = true;
       // basic.cancel first, then its in-flight deliveries commit and are acked while intake is open.
       if (amqp) await step('rabbitmq', () => amqp.stop(config.shutdownGraceMs));
+      // Before HTTP (an API call waits for its run) and intake (a stopping run commits what it found).
+      await step('reconcile', () => reconciler.stop());
       await step('http', () => server.close());
       await step('ingest', () => intake.close());
       await step('dispatcher', () => dispatcher.stop());
       await step('chatwoot', () => Promise.all([...apis.values()].map((a) => a.close())));
+      if (evolution) await step('evolution', () => evolution.close());
       await step('ledger', () => ledger.close());
       if (errors.length > 0) throw new AggregateError(errors, 'shutdown finished with errors');
     })();
@@ -196,6 +222,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     intake,
     dispatcher,
     amqp,
+    reconciler,
     chatwootCalls,
     async listen() {
       return server.listen({ host: config.http.host, port: config.http.port });

@@ -76,7 +76,15 @@ export class JsonHttp {
     }
   }
 
+  #destroyed = false;
+
   close(): Promise<void> {
-    return this.#pool.close();
+    return this.#destroyed ? Promise.resolve() : this.#pool.close();
+  }
+
+  /** Fails every request in flight at once (shutdown after the grace period). */
+  destroy(): Promise<void> {
+    this.#destroyed = true;
+    return this.#pool.destroy();
   }
 }

@@ -11,6 +11,11 @@ Commands:
   start            Run the service (webhooks, delivery lanes, health).
   migrate          Apply ledger migrations and exit.
   status [--json]  Print message counts by state from the ledger.
+  reconcile --instance X --since 2h [--chat JID] [--json]
+                   Compare Evolution's stored messages of the window with the ledger and
+                   commit the missing ones for delivery (needs EVOLUTION_URL/EVOLUTION_API_KEY).
+  check --instance X --since 2h [--chat JID] [--json]
+                   Read-only drift report Evolution ↔ ledger ↔ Chatwoot; exit 1 on drift.
   demo [--messages N] [--chats N] [--seed N]
                    Run the whole loop on simulated Evolution and Chatwoot with an embedded
                    SQLite ledger, while Chatwoot misbehaves, and verify the result.

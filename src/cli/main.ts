@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Evosync } from '../app.js';
 import { helpText } from './help.js';
 import { migrateCommand } from './migrate.js';
+import { ReconcileError } from '../reconcile/errors.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 
@@ -25,6 +26,28 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: (line:
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
       await statusCommand(env, values.json ?? false, out);
       return { kind: 'done', exitCode: 0 };
+    }
+    case 'reconcile':
+    case 'check': {
+      const { values } = parseArgs({ args: rest, options: { instance: { type: 'string' }, since: { type: 'string' }, chat: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      if (!values.instance || !values.since) {
+        out(`evosync ${command}: --instance and --since are required, e.g. evosync ${command} --instance support --since 2h`);
+        return { kind: 'done', exitCode: 2 };
+      }
+      const args = { instance: values.instance, since: values.since, ...(values.chat ? { chat: values.chat } : {}), json: values.json ?? false };
+      try {
+        const exitCode = command === 'check'
+          ? await (await import('./check.js')).checkCommand(env, args, out)
+          : await (await import('./reconcile.js')).reconcileCommand(env, args, out);
+        return { kind: 'done', exitCode };
+      } catch (error) {
+        // Exit 2, never 1: for `check`, 1 means "drift found".
+        if (error instanceof ReconcileError) {
+          out(`evosync ${command}: ${error.code}: ${error.message}`);
+          return { kind: 'done', exitCode: 2 };
+        }
+        throw error;
+      }
     }
     case 'demo': {
       const { values } = parseArgs({

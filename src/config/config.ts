@@ -11,6 +11,9 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number };
   webhookToken: string | null;
   evolution: { url: string | null; apiKey: string | null };
+  /** Bearer token of the operator API; null = that API refuses every call. */
+  apiToken: string | null;
+  reconcile: { intervalMs: number; windowMs: number; maxWindowMs: number; pageSize: number };
   /** Instances to sync; null = any instance that sends events, delivered to the default target. */
   instances: readonly string[] | null;
   chatwoot: ChatwootTarget;

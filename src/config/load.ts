@@ -75,6 +75,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     }
     if (!e.EVOSYNC_WEBHOOK_TOKEN) problems.push('EVOSYNC_WEBHOOK_TOKEN: required (Evolution webhooks are refused without it)');
   }
+  if ((e.EVOLUTION_URL === undefined) !== (e.EVOLUTION_API_KEY === undefined)) {
+    problems.push(`${e.EVOLUTION_URL === undefined ? 'EVOLUTION_URL' : 'EVOLUTION_API_KEY'}: required with ${e.EVOLUTION_URL === undefined ? 'EVOLUTION_API_KEY' : 'EVOLUTION_URL'} (reconciliation needs both)`);
+  }
+  if (e.EVOSYNC_RECONCILE_WINDOW_MS > e.EVOSYNC_RECONCILE_MAX_WINDOW_MS) {
+    problems.push('EVOSYNC_RECONCILE_WINDOW_MS: must not exceed EVOSYNC_RECONCILE_MAX_WINDOW_MS');
+  }
   if (e.EVOSYNC_RETRY_BASE_MS > e.EVOSYNC_RETRY_MAX_MS) {
     problems.push('EVOSYNC_RETRY_BASE_MS: must not exceed EVOSYNC_RETRY_MAX_MS');
   }
@@ -88,6 +94,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     http: { host: e.EVOSYNC_HOST, port: e.EVOSYNC_PORT, maxBodyBytes: e.EVOSYNC_MAX_BODY_BYTES },
     webhookToken: e.EVOSYNC_WEBHOOK_TOKEN ?? null,
     evolution: { url: e.EVOLUTION_URL ?? null, apiKey: e.EVOLUTION_API_KEY ?? null },
+    apiToken: e.EVOSYNC_API_TOKEN ?? null,
+    reconcile: {
+      intervalMs: e.EVOSYNC_RECONCILE_INTERVAL_MS,
+      windowMs: e.EVOSYNC_RECONCILE_WINDOW_MS,
+      maxWindowMs: e.EVOSYNC_RECONCILE_MAX_WINDOW_MS,
+      pageSize: e.EVOSYNC_RECONCILE_PAGE_SIZE,
+    },
     instances: instances.length > 0 ? instances : null,
     chatwoot: {
       url: e.CHATWOOT_URL ?? '',

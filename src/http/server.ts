@@ -14,6 +14,8 @@ export interface ServerDeps {
   /** Readiness: null when ready, else what is not. */
   readiness(): Promise<string | null>;
   stats(): Promise<Record<string, unknown>>;
+  /** Further routes (the operator API), registered with the same body parsing. */
+  register?: (app: FastifyInstance) => void;
 }
 
 /** Builds the HTTP app without listening (tests use `inject`; only the service calls listen). */
@@ -37,5 +39,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return problem ? reply.code(503).send({ status: 'not_ready', problem }) : { status: 'ready' };
   });
   app.get('/api/stats', async () => deps.stats());
+  deps.register?.(app);
   return app;
 }

@@ -16,7 +16,7 @@ import { coerceError } from '../errors.js';
 import { normalizeEnvelope } from '../evolution/normalize.js';
 import { backoffMs } from '../lib/backoff.js';
 import type { Logger } from '../lib/logger.js';
-import { delay } from '../lib/sleep.js';
+import { delay, shutdownController } from '../lib/sleep.js';
 import { AckWindow } from './amqp-acks.js';
 import { declareTopology, type Topology, topologyFor } from './amqp-topology.js';
 import type { Intake } from './intake.js';
@@ -86,7 +86,7 @@ export class AmqpConsumer {
   #loop: Promise<void> | null = null;
   #stopRequested = false;
   #graceMs = 0;
-  readonly #stopSignal = new AbortController();
+  readonly #stopSignal = shutdownController();
   #stopping: Promise<void> | null = null;
   #status = { lastError: null as string | null, lastErrorAt: null as number | null, connectedSince: null as number | null, connects: 0, received: 0, redelivered: 0, acked: 0, refused: 0, ignored: 0, commitRetries: 0 };
 
@@ -191,7 +191,7 @@ export class AmqpConsumer {
         draining: false,
         ackScheduled: false,
         openedAt: Date.now(),
-        abort: new AbortController(),
+        abort: shutdownController(),
         ended,
         end: (reason) => {
           if (!s.alive) return;

@@ -39,6 +39,7 @@ export class Intake {
   readonly #opts: IntakeOptions;
   readonly #committer: GroupCommitter<NewMessage, InsertResult>;
   #onNewWork: (inMs: number) => void = () => {};
+  #onCommitted: (n: Extract<Normalized, { kind: 'messages' | 'control' }>) => void = () => {};
   counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
 
   constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions) {
@@ -57,6 +58,11 @@ export class Intake {
 
   onNewWork(fn: (inMs: number) => void): void {
     this.#onNewWork = fn;
+  }
+
+  /** Told of every committed message batch and control event (reconcile follows instances with it). */
+  onCommitted(fn: (n: Extract<Normalized, { kind: 'messages' | 'control' }>) => void): void {
+    this.#onCommitted = fn;
   }
 
   get committer(): GroupCommitter<NewMessage, InsertResult> {
@@ -80,6 +86,7 @@ export class Intake {
     if (n.kind === 'control') {
       await this.#ledger.setInstanceState(n.instance, n.state, n.statusReason, this.#clock.now());
       this.#logger.info({ instance: n.instance, state: n.state, statusReason: n.statusReason }, 'instance connection state');
+      this.#onCommitted(n);
       return { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
     }
     const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: 'to_chatwoot' as const, source })));
@@ -87,6 +94,7 @@ export class Intake {
     this.counts.inserted += inserted;
     this.counts.duplicates += results.length - inserted;
     if (inserted > 0) this.#onNewWork(this.#opts.orderWindowMs);
+    this.#onCommitted(n);
     return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
   }
 

@@ -2,7 +2,7 @@ import { coerceError, IllegalStateError } from '../errors.js';
 import type { GroupCommitter } from '../lib/group-commit.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { Wakeable } from '../lib/sleep.js';
+import { shutdownController, Wakeable } from '../lib/sleep.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, Ledger, LedgerMessage } from '../ledger/ledger.js';
 
 /** Delivers one message; must not throw (a throw is recorded as a counted retry). */
@@ -25,6 +25,11 @@ export interface DispatcherDeps {
   handle: LaneHandler;
   clock: Clock;
   logger: Logger;
+  /**
+   * Cuts the requests still in flight when the shutdown grace is over (they end as ambiguous and are
+   * looked up on the next start).
+   */
+  abortInFlight?: () => Promise<void>;
   /** When every upstream is paused, the time delivery can resume; the loop sleeps until then. */
   blockedUntil?: (now: number) => number;
 }
@@ -43,7 +48,7 @@ export class Dispatcher {
   readonly #active = new Set<Promise<void>>();
   /** The lanes being worked on now: the only leases this process renews. */
   readonly #lanes = new Map<string, ClaimedLane>();
-  readonly #abort = new AbortController();
+  readonly #abort = shutdownController();
   #state: State = 'created';
   #loop: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -97,6 +102,7 @@ export class Dispatcher {
       if (!drained) {
         this.#deps.logger.warn({ inFlight: this.#active.size }, 'shutdown grace over: aborting in-flight deliveries');
         this.#abort.abort();
+        await this.#deps.abortInFlight?.();
         await Promise.all(this.#active);
       }
       for (const t of this.#timers) clearInterval(t);

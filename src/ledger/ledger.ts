@@ -108,6 +108,37 @@ export interface MessageQuery {
   limit?: number;
 }
 
+/** What the ledger knows of a WhatsApp id, without its payload (reconcile and check compare these). */
+export interface KnownWaId {
+  chat: string;
+  state: MessageState;
+  waTs: number;
+  cwConversationId: number | null;
+  cwMessageId: number | null;
+  receivedAt: number;
+  deliveredAt: number | null;
+}
+
+/** One reconciliation run, as recorded for operators. */
+export interface ReconcileRun {
+  instance: string;
+  /** schedule | reconnect | api | cli */
+  trigger: string;
+  windowFrom: number;
+  windowTo: number;
+  chat: string | null;
+  pages: number;
+  compared: number;
+  missing: number;
+  repaired: number;
+  /** Stored rows that could not be read as messages (counted, never silently dropped). */
+  unusable: number;
+  /** null when the run completed; else why it stopped (what it repaired until then stays repaired). */
+  error: string | null;
+  startedAt: number;
+  durationMs: number;
+}
+
 export interface Ledger {
   readonly dialect: 'sqlite' | 'postgres';
   /** Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors. */
@@ -154,5 +185,10 @@ export interface Ledger {
   listRefused(limit: number): Promise<(RefusedInput & { id: number })[]>;
   /** Operator action: put a dead message back in its lane for another round of attempts. */
   retryDead(messageId: number, nowMs: number): Promise<boolean>;
+  /** Which of these WhatsApp ids the ledger holds for the instance (one query per few hundred ids). */
+  existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>>;
+  recordReconcileRun(run: ReconcileRun): Promise<void>;
+  /** Newest first; all instances when `instance` is null. */
+  listReconcileRuns(instance: string | null, limit: number): Promise<(ReconcileRun & { id: number })[]>;
   close(): Promise<void>;
 }

@@ -94,6 +94,29 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`create index messages_lane_head on messages (instance, chat, state, maybe_sent desc, wa_ts, id)`.execute(db);
       },
     },
+    '0003_reconcile_runs': {
+      // Each reconciliation run is kept (instance, window, what it read and repaired), so an
+      // operator can see that the gap-closing job runs and what it found.
+      async up(db: Kysely<unknown>) {
+        await sql`create table reconcile_runs (
+          ${idColumn('id')},
+          instance text not null,
+          trigger text not null,
+          window_from ${sql.raw(big)} not null,
+          window_to ${sql.raw(big)} not null,
+          chat text,
+          pages integer not null,
+          compared integer not null,
+          missing integer not null,
+          repaired integer not null,
+          unusable integer not null,
+          error text,
+          started_at ${sql.raw(big)} not null,
+          duration_ms ${sql.raw(big)} not null
+        )`.execute(db);
+        await sql`create index reconcile_runs_instance on reconcile_runs (instance, started_at)`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -76,10 +76,28 @@ export interface InstancesTable {
   updated_at: number;
 }
 
+export interface ReconcileRunsTable {
+  id: Generated<number>;
+  instance: string;
+  trigger: string;
+  window_from: number;
+  window_to: number;
+  chat: string | null;
+  pages: number;
+  compared: number;
+  missing: number;
+  repaired: number;
+  unusable: number;
+  error: string | null;
+  started_at: number;
+  duration_ms: number;
+}
+
 export interface Database {
   messages: MessagesTable;
   lanes: LanesTable;
   refused: RefusedTable;
   chat_links: ChatLinksTable;
   instances: InstancesTable;
+  reconcile_runs: ReconcileRunsTable;
 }

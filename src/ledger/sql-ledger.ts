@@ -1,8 +1,8 @@
 import { type Kysely, Migrator, type Selectable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
 import type {
-  ChatLink, ClaimedLane, Completion, CompletionResult, InsertResult, Ledger, LedgerCounts, LedgerMessage,
-  MessageQuery, MessageState, NewMessage, RefusedInput,
+  ChatLink, ClaimedLane, Completion, CompletionResult, InsertResult, KnownWaId, Ledger, LedgerCounts, LedgerMessage,
+  MessageQuery, MessageState, NewMessage, ReconcileRun, RefusedInput,
 } from './ledger.js';
 import { migrationProvider } from './migrations.js';
 import { Statements } from './statements.js';
@@ -384,6 +384,51 @@ export class SqlLedger implements Ledger {
         .execute();
       return true;
     });
+  }
+
+  async existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>> {
+    const out = new Map<string, KnownWaId>();
+    const unique = [...new Set(waIds)];
+    // Chunked `in (...)` lists of bound parameters: the unique (instance, wa_id) index answers each.
+    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+      const rows = await this.#db
+        .selectFrom('messages')
+        .select(['wa_id', 'chat', 'state', 'wa_ts', 'cw_conversation_id', 'cw_message_id', 'received_at', 'delivered_at'])
+        .where('instance', '=', instance)
+        .where('wa_id', 'in', unique.slice(i, i + INSERT_CHUNK))
+        .execute();
+      for (const r of rows) {
+        out.set(r.wa_id, {
+          chat: r.chat, state: r.state as MessageState, waTs: Number(r.wa_ts),
+          cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
+          cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
+          receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+        });
+      }
+    }
+    return out;
+  }
+
+  async recordReconcileRun(run: ReconcileRun): Promise<void> {
+    await this.#db
+      .insertInto('reconcile_runs')
+      .values({
+        instance: run.instance, trigger: run.trigger, window_from: run.windowFrom, window_to: run.windowTo, chat: run.chat,
+        pages: run.pages, compared: run.compared, missing: run.missing, repaired: run.repaired, unusable: run.unusable,
+        error: run.error, started_at: run.startedAt, duration_ms: run.durationMs,
+      })
+      .execute();
+  }
+
+  async listReconcileRuns(instance: string | null, limit: number): Promise<(ReconcileRun & { id: number })[]> {
+    let q = this.#db.selectFrom('reconcile_runs').selectAll();
+    if (instance !== null) q = q.where('instance', '=', instance);
+    const rows = await q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id), instance: r.instance, trigger: r.trigger, windowFrom: Number(r.window_from), windowTo: Number(r.window_to), chat: r.chat,
+      pages: Number(r.pages), compared: Number(r.compared), missing: Number(r.missing), repaired: Number(r.repaired), unusable: Number(r.unusable),
+      error: r.error, startedAt: Number(r.started_at), durationMs: Number(r.duration_ms),
+    }));
   }
 
   close(): Promise<void> {

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * A sleep that can be cut short: the dispatcher sleeps until the next lane is due, but new work
  * (`wake()`) or shutdown must interrupt it at once rather than wait out the timer.
@@ -33,6 +35,17 @@ export class Wakeable {
       this.#pending = true;
     }
   }
+}
+
+/**
+ * An AbortController whose signal may have any number of listeners: every in-flight wait or
+ * request of a component listens on its one shutdown signal, and Node's default warning at 11
+ * listeners would only be noise.
+ */
+export function shutdownController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {

@@ -78,3 +78,43 @@ describe('shutdown', () => {
     expect(exit.ms).toBeLessThan(1000);
   }, 30_000);
 });
+
+describe('shutdown after the grace period', () => {
+  it('cuts requests still in flight, exits 0, and the next run settles them without duplicates', async () => {
+    const cw = await createChatwootSim({ seed: 6 });
+    const db = tempSqliteUrl();
+    const env = {
+      EVOSYNC_DATABASE_URL: db, CHATWOOT_URL: cw.url, CHATWOOT_API_TOKEN: cw.token,
+      CHATWOOT_ACCOUNT_ID: String(cw.accountId), CHATWOOT_INBOX_ID: String(cw.inboxId),
+      EVOSYNC_WEBHOOK_TOKEN: TOKEN, EVOSYNC_LOG_LEVEL: 'warn', EVOSYNC_ORDER_WINDOW_MS: '0',
+      EVOSYNC_SHUTDOWN_GRACE_MS: '300', EVOSYNC_HTTP_TIMEOUT_MS: '10000',
+    };
+    const proc = new EvosyncProcess(env, await freePort());
+    try {
+      await proc.start();
+      for (let i = 200; i < 210; i++) {
+        await fetch(`${proc.url}/webhooks/evolution`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-evosync-token': TOKEN }, body: upsert(i) });
+      }
+      // Let the chats' contacts and conversations be created, then make every message hang.
+      const deadline = Date.now() + 10_000;
+      while ((await proc.stats()).ledger.delivered < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      cw.setFaults({ latencyMs: 5000 });
+      await new Promise((r) => setTimeout(r, 200));
+      const exit = await proc.signal(['SIGTERM']);
+      expect(exit.code).toBe(0);
+      expect(exit.ms).toBeLessThan(3000); // not the 5 s the requests would have taken
+
+      cw.setFaults({ latencyMs: 0 });
+      await proc.start();
+      const settle = Date.now() + 20_000;
+      while ((await proc.stats()).ledger.pending > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 100));
+      expect((await proc.stats()).ledger).toMatchObject({ pending: 0, delivered: 10, dead: 0 });
+      const ids = cw.snapshot().messages.map((m) => m.source_id).filter((s): s is string => !!s?.startsWith('WAID:SD'));
+      expect(new Set(ids).size).toBe(10);
+      expect(ids).toHaveLength(10);
+    } finally {
+      await proc.kill9();
+      await cw.close();
+    }
+  }, 60_000);
+});

@@ -237,5 +237,26 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.setInstanceState('inst1', 'open', 200, now);
       await ledger.setInstanceState('inst1', 'connecting', null, now + 1);
     });
+
+    it('answers which WhatsApp ids it holds per instance, in batches larger than one statement, and keeps reconcile runs', async () => {
+      const chat = 'recon@s.whatsapp.net';
+      const held = Array.from({ length: 450 }, (_, i) => chatMessage({ chat, waId: `RC-${i}`, timestamp: 5000 + i }));
+      await ledger.insertMessages(held.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'reconcile' as const })), now);
+      await ledger.insertMessages([{ message: chatMessage({ chat, waId: 'RC-other', instance: 'inst2' }), direction: 'to_chatwoot', source: 'webhook' }], now);
+      // Ids that look like SQL stay plain values.
+      const asked = [...held.map((m) => m.waId), 'RC-missing', "x') or ('1'='1", 'RC-other', 'RC-0'];
+      const found = await ledger.existingWaIds('inst1', asked);
+      expect(found.size).toBe(450);
+      expect(found.has('RC-missing') || found.has('RC-other')).toBe(false);
+      expect(found.get('RC-449')).toMatchObject({ chat, state: 'pending', waTs: 5449, cwMessageId: null, deliveredAt: null });
+      expect((await ledger.existingWaIds('inst2', ['RC-other', 'RC-1'])).size).toBe(1);
+      expect((await ledger.existingWaIds('inst1', [])).size).toBe(0);
+
+      const run = { instance: 'inst1', trigger: 'api', windowFrom: 1, windowTo: 2, chat: null, pages: 3, compared: 120, missing: 6, repaired: 6, unusable: 0, error: null, startedAt: now, durationMs: 42 };
+      await ledger.recordReconcileRun(run);
+      await ledger.recordReconcileRun({ ...run, instance: 'inst2', startedAt: now + 1, error: 'evolution unreachable' });
+      expect(await ledger.listReconcileRuns('inst1', 10)).toEqual([{ ...run, id: expect.any(Number) }]);
+      expect((await ledger.listReconcileRuns(null, 10)).map((r) => r.instance)).toEqual(['inst2', 'inst1']);
+    });
   });
 }

@@ -1,0 +1,154 @@
+import type { EvolutionClient } from '../evolution/client.js';
+import type { Intake } from '../ingest/intake.js';
+import type { Ledger, ReconcileRun } from '../ledger/ledger.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { coerceError } from '../errors.js';
+import { NOT_CONFIGURED_MESSAGE, ReconcileError } from './errors.js';
+import { type ReconcileRequest, reconcileWaToChatwoot } from './wa-to-chatwoot.js';
+
+export interface ReconcilerOptions {
+  /** 0 = no schedule. */
+  intervalMs: number;
+  /** Look-back of a scheduled run. */
+  windowMs: number;
+  /** Longest look-back of a reconnect-triggered run. */
+  maxWindowMs: number;
+  pageSize: number;
+  batchMax: number;
+  /** Instances to reconcile on schedule; null = every instance Evolution lists. */
+  instances: readonly string[] | null;
+}
+
+export interface ReconcilerDeps {
+  /** null when EVOLUTION_URL / EVOLUTION_API_KEY are unset: every trigger is then off. */
+  client: EvolutionClient | null;
+  ledger: Ledger;
+  intake: Intake;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** WhatsApp timestamps of one device can trail another's by a little: look back a bit further. */
+const RECONNECT_SLACK_MS = 60_000;
+
+/**
+ * Runs reconciliation on its three triggers (schedule, reconnect, on demand) and makes sure two
+ * runs never overlap for one instance. The guard is in-process: enough for one service, and a
+ * second process (another node, or `evosync reconcile` beside a PostgreSQL-backed service) can only
+ * repeat work — the ledger's unique key makes a doubly-found message a duplicate, not a second copy.
+ */
+export class Reconciler {
+  readonly #opts: ReconcilerOptions;
+  readonly #deps: ReconcilerDeps;
+  readonly #running = new Map<string, Promise<ReconcileRun>>();
+  /** Newest WhatsApp time (ms) seen per instance since start: where a reconnect's gap begins. */
+  readonly #lastEventAt = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #stopping = false;
+
+  constructor(opts: ReconcilerOptions, deps: ReconcilerDeps) {
+    this.#opts = opts;
+    this.#deps = deps;
+  }
+
+  get configured(): boolean {
+    return this.#deps.client !== null;
+  }
+
+  isRunning(instance: string): boolean {
+    return this.#running.has(instance);
+  }
+
+  /** One run now; refuses (RECONCILE_BUSY) when one is already going for the instance. */
+  run(req: ReconcileRequest): Promise<ReconcileRun> {
+    const client = this.#deps.client;
+    if (!client) return Promise.reject(new ReconcileError('RECONCILE_NOT_CONFIGURED', NOT_CONFIGURED_MESSAGE));
+    if (this.#stopping) return Promise.reject(new ReconcileError('RECONCILE_STOPPED', 'evosync is shutting down'));
+    if (this.#running.has(req.instance)) return Promise.reject(new ReconcileError('RECONCILE_BUSY', `a reconcile run for instance ${req.instance} is already in progress`));
+    const p = reconcileWaToChatwoot(
+      { client, ledger: this.#deps.ledger, intake: this.#deps.intake, clock: this.#deps.clock, logger: this.#deps.logger, pageSize: this.#opts.pageSize, batchMax: this.#opts.batchMax, shouldStop: () => this.#stopping },
+      req,
+    ).finally(() => this.#running.delete(req.instance));
+    this.#running.set(req.instance, p);
+    return p;
+  }
+
+  runs(instance: string | null, limit: number): Promise<(ReconcileRun & { id: number })[]> {
+    return this.#deps.ledger.listReconcileRuns(instance, limit);
+  }
+
+  /** Called for every committed batch of live messages: remembers how far each instance got. */
+  noteMessages(instance: string, newestTimestampSeconds: number): void {
+    const ms = newestTimestampSeconds * 1000;
+    if (ms > (this.#lastEventAt.get(instance) ?? 0)) this.#lastEventAt.set(instance, ms);
+  }
+
+  /**
+   * `connection.update` → `open`: Evolution reconnected, and what WhatsApp delivered around the gap
+   * may never have been published (history arrives as MESSAGES_SET, not upserts). Reconciles from
+   * the instance's last known event (else its last run, else the cap), never further back than the cap.
+   */
+  onConnectionOpen(instance: string): void {
+    if (!this.#deps.client || this.#stopping) return;
+    void (async () => {
+      const now = this.#deps.clock.now();
+      let since = this.#lastEventAt.get(instance) ?? null;
+      if (since === null) since = (await this.#deps.ledger.listReconcileRuns(instance, 1))[0]?.windowTo ?? null;
+      const fromMs = Math.max(now - this.#opts.maxWindowMs, (since ?? 0) - RECONNECT_SLACK_MS);
+      if (this.#running.has(instance)) {
+        this.#deps.logger.info({ instance }, 'reconnect: a reconcile run is already in progress; the schedule covers the rest');
+        return;
+      }
+      await this.run({ instance, fromMs, toMs: now, chat: null, trigger: 'reconnect' });
+    })().catch((error: unknown) => this.#deps.logger.warn({ err: coerceError(error), instance }, 'reconnect reconcile failed'));
+  }
+
+  start(): void {
+    if (!this.#deps.client || this.#opts.intervalMs === 0 || this.#timer) return;
+    const tick = () => {
+      this.#timer = null;
+      void this.#scheduledRound().finally(() => {
+        if (!this.#stopping) this.#arm(tick);
+      });
+    };
+    this.#arm(tick);
+  }
+
+  #arm(tick: () => void): void {
+    this.#timer = setTimeout(tick, this.#opts.intervalMs);
+    this.#timer.unref();
+  }
+
+  async #scheduledRound(): Promise<void> {
+    const client = this.#deps.client;
+    if (!client) return;
+    let instances = this.#opts.instances;
+    if (!instances) {
+      const listed = await client.instanceNames();
+      if (!listed.ok) {
+        this.#deps.logger.warn({ failure: listed.failure.message }, 'scheduled reconcile: cannot list Evolution instances');
+        return;
+      }
+      instances = listed.value;
+    }
+    for (const instance of instances) {
+      if (this.#stopping) return;
+      if (this.#running.has(instance)) continue;
+      const now = this.#deps.clock.now();
+      try {
+        await this.run({ instance, fromMs: now - this.#opts.windowMs, toMs: now, chat: null, trigger: 'schedule' });
+      } catch (error) {
+        this.#deps.logger.warn({ err: coerceError(error), instance }, 'scheduled reconcile failed');
+      }
+    }
+  }
+
+  /** Stops the schedule and lets running runs end at their next page (they commit what they found). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await Promise.allSettled([...this.#running.values()]);
+  }
+}
