@@ -151,6 +151,15 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     }
   });
 
+  // Counting messages by state scans the table: monitoring polls may ask as often as they like,
+  // the ledger is asked at most once a second.
+  let countsCache: { at: number; value: Promise<Awaited<ReturnType<Ledger['counts']>>> } | null = null;
+  const ledgerCounts = () => {
+    const now = clock.now();
+    if (!countsCache || now - countsCache.at >= 1000) countsCache = { at: now, value: ledger.counts() };
+    return countsCache.value;
+  };
+
   let shuttingDown = false;
   const server = buildServer({
     intake,
@@ -172,7 +181,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       }
     },
     stats: async () => ({
-      ledger: await ledger.counts(),
+      ledger: await ledgerCounts(),
       ingest: { ...intake.counts, batches: intake.committer.batches, items: intake.committer.items },
       ...(amqp ? { rabbitmq: amqp.status() } : {}),
       reconcile: { configured: reconciler.configured },

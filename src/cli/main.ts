@@ -3,6 +3,7 @@ import type { Evosync } from '../app.js';
 import { helpText } from './help.js';
 import { migrateCommand } from './migrate.js';
 import { ReconcileError } from '../reconcile/errors.js';
+import { ConfigError, coerceError } from '../errors.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 
@@ -44,6 +45,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: (line:
         // Exit 2, never 1: for `check`, 1 means "drift found".
         if (error instanceof ReconcileError) {
           out(`evosync ${command}: ${error.code}: ${error.message}`);
+          return { kind: 'done', exitCode: 2 };
+        }
+        if (command === 'check' && !(error instanceof ConfigError)) {
+          out(`evosync check: ${coerceError(error).message}`);
           return { kind: 'done', exitCode: 2 };
         }
         throw error;
