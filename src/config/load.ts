@@ -34,6 +34,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
   const parsed = EnvSchema.safeParse(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+    // Still report the missing required settings, so one run lists every problem.
+    if ((opts.require ?? 'service') === 'service' && input['EVOSYNC_CONFIG_FILE'] === undefined) {
+      for (const name of ['CHATWOOT_URL', 'CHATWOOT_API_TOKEN', 'CHATWOOT_ACCOUNT_ID', 'CHATWOOT_INBOX_ID', 'EVOSYNC_WEBHOOK_TOKEN']) {
+        if (input[name] === undefined && !problems.some((p) => p.startsWith(`${name}:`))) problems.push(`${name}: required`);
+      }
+    }
     throw new ConfigError(problems);
   }
   const e = parsed.data;
