@@ -9,6 +9,7 @@ import { targetFor } from './config/load.js';
 import { coerceError } from './errors.js';
 import { EvolutionClient } from './evolution/client.js';
 import { reconcileApi } from './http/api-reconcile.js';
+import { metricsRoute } from './http/metrics.js';
 import { buildServer } from './http/server.js';
 import { AmqpConsumer } from './ingest/amqp-consumer.js';
 import { Intake } from './ingest/intake.js';
@@ -21,6 +22,8 @@ import { SqlLedger, migrateLedger } from './ledger/sql-ledger.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { GroupCommitter } from './lib/group-commit.js';
 import type { Logger } from './lib/logger.js';
+import { cachedFor } from './metrics/cached.js';
+import { EvosyncMetrics } from './metrics/registry.js';
 import { Reconciler } from './reconcile/reconciler.js';
 
 export interface EvosyncDeps {
@@ -38,6 +41,8 @@ export interface Evosync {
   readonly amqp: AmqpConsumer | null;
   /** Reconciliation against Evolution's store; its triggers are off without EVOLUTION_URL/API_KEY. */
   readonly reconciler: Reconciler;
+  /** This instance's Prometheus registry (also served at GET /metrics). */
+  readonly metrics: EvosyncMetrics;
   /** Chatwoot calls made so far (all targets), for the calls-per-message figure. */
   chatwootCalls(): number;
   /** Binds the HTTP port (0 = any free port) and returns the address. */
@@ -72,6 +77,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     throw error;
   }
 
+  const metrics = new EvosyncMetrics();
   const apis = new Map<string, ChatwootApi>();
   const gates = new Map<string, UpstreamGate>();
   const keyOf = (t: ChatwootTarget) => `${t.url}|${t.accountId}|${t.inboxId}|${t.apiToken}`;
@@ -99,7 +105,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   };
 
   const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs);
-  const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat));
+  const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat), metrics);
   // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
   // SQLite: one writer, so one batch at a time, as large as the moment allows.
   const pgLedger = ledger.dialect === 'postgres';
@@ -119,7 +125,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       completer,
       clock,
       logger: logger.child({ component: 'lanes' }),
-      handle: chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }) }),
+      handle: chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics }),
+      metrics,
       abortInFlight: async () => {
         await Promise.all([...apis.values()].map((a) => a.http.destroy()));
       },
@@ -134,20 +141,21 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
 
   // Ingest stays one batch at a time even on PostgreSQL: batches committed side by side could make a
   // chat's newer message visible before an older one still committing, and deliver it first.
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances });
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances }, metrics);
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
   const evolution = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs) : null;
   const reconciler = new Reconciler(
     { ...config.reconcile, batchMax: config.ingest.batchMax, instances: config.instances },
-    { client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }) },
+    { client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics },
   );
   intake.onCommitted((n) => {
     if (n.kind === 'messages') {
       if (n.messages.length > 0) reconciler.noteMessages(n.instance, Math.max(...n.messages.map((m) => m.timestamp)));
-    } else if (n.state === 'open') {
-      reconciler.onConnectionOpen(n.instance);
+    } else {
+      metrics.instanceState(n.instance, n.state === 'open');
+      if (n.state === 'open') reconciler.onConnectionOpen(n.instance);
     }
   });
 
@@ -159,6 +167,17 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     if (!countsCache || now - countsCache.at >= 1000) countsCache = { at: now, value: ledger.counts() };
     return countsCache.value;
   };
+  metrics.watch({
+    now: () => clock.now(),
+    counts: ledgerCounts,
+    oldestPendingReceivedAt: cachedFor(1000, () => clock.now(), () => ledger.oldestPendingReceivedAt()),
+    lanesInFlight: () => dispatcher.inFlight,
+    // A gate keeps its reason from the first failure of an outage until the next success: unlike
+    // isOpen(), it does not flicker to "up" between probes of an upstream that is still down.
+    chatwootUp: () => [...gates.values()].every((g) => g.state.reason === null),
+    rabbitmqUp: amqp ? () => amqp.state === 'connected' : null,
+    databaseUp: cachedFor(1000, () => clock.now(), () => ledger.nextDueAt().then(() => true, () => false)),
+  });
 
   let shuttingDown = false;
   const server = buildServer({
@@ -188,7 +207,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
-    register: (app) => reconcileApi(app, { reconciler, apiToken: config.apiToken, clock, defaultWindowMs: config.reconcile.windowMs }),
+    register: (app) => {
+      reconcileApi(app, { reconciler, apiToken: config.apiToken, clock, defaultWindowMs: config.reconcile.windowMs });
+      metricsRoute(app, metrics);
+    },
   });
   const chatwootCalls = () => [...apis.values()].reduce((n, a) => n + a.http.calls, 0);
 
@@ -232,6 +254,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     dispatcher,
     amqp,
     reconciler,
+    metrics,
     chatwootCalls,
     async listen() {
       return server.listen({ host: config.http.host, port: config.http.port });

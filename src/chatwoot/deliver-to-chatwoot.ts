@@ -1,6 +1,7 @@
 import type { ChatMessage } from '../domain/message.js';
 import { mediaLabel } from '../evolution/content.js';
 import type { LedgerMessage } from '../ledger/ledger.js';
+import { type DeliveryRecorder, noMetrics } from '../metrics/recorders.js';
 import type { ChatwootApi, NewCwMessage } from './api.js';
 import type { ChatLinks } from './chat-links.js';
 import { type Failure, mayHaveBeenApplied } from './classify.js';
@@ -21,6 +22,7 @@ export const sourceIdOf = (waId: string): string => `WAID:${waId}`;
 export class ChatwootDelivery {
   readonly #links: ChatLinks;
   readonly #lastDelivered: (instance: string, chat: string) => Promise<number | null>;
+  readonly #metrics: Pick<DeliveryRecorder, 'lookup'>;
   /** Look-ups done before a retry, and how many found the message already there. */
   lookups = 0;
   recovered = 0;
@@ -30,9 +32,10 @@ export class ChatwootDelivery {
    * must start below any message whose answer may have been lost, and an id only seen in memory
    * (its commit may have failed) could be exactly that message.
    */
-  constructor(links: ChatLinks, lastDelivered: (instance: string, chat: string) => Promise<number | null>) {
+  constructor(links: ChatLinks, lastDelivered: (instance: string, chat: string) => Promise<number | null>, metrics: Pick<DeliveryRecorder, 'lookup'> = noMetrics) {
     this.#links = links;
     this.#lastDelivered = lastDelivered;
+    this.#metrics = metrics;
   }
 
   async deliver(api: ChatwootApi, row: LedgerMessage, opts: { suspect: boolean; signal?: AbortSignal }): Promise<DeliveryResult> {
@@ -50,6 +53,7 @@ export class ChatwootDelivery {
       const after = (await this.#lastDelivered(msg.instance, msg.chat)) ?? 0;
       const found = await this.#findBySourceId(api, conversationId, sourceId, after);
       if (!found.ok) return { kind: 'failed', failure: found.failure, maybeSent: true };
+      this.#metrics.lookup(found.id !== null ? 'found' : 'not_found');
       if (found.id !== null) {
         this.recovered += 1;
         return { kind: 'delivered', cwMessageId: found.id, cwConversationId: conversationId, recovered: true };

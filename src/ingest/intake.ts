@@ -4,6 +4,7 @@ import { GroupCommitter } from '../lib/group-commit.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Normalized } from '../evolution/normalize.js';
+import { type IngestRecorder, noMetrics } from '../metrics/recorders.js';
 
 export interface IntakeResult {
   status: 'accepted' | 'ignored' | 'refused';
@@ -38,12 +39,14 @@ export class Intake {
   readonly #logger: Logger;
   readonly #opts: IntakeOptions;
   readonly #committer: GroupCommitter<NewMessage, InsertResult>;
+  readonly #metrics: IngestRecorder;
   #onNewWork: (inMs: number) => void = () => {};
   #onCommitted: (n: Extract<Normalized, { kind: 'messages' | 'control' }>) => void = () => {};
   counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
 
-  constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions) {
+  constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions, metrics: IngestRecorder = noMetrics) {
     this.#ledger = ledger;
+    this.#metrics = metrics;
     this.#clock = clock;
     this.#logger = logger;
     this.#opts = opts;
@@ -77,10 +80,12 @@ export class Intake {
     const instance = n.instance;
     if (instance !== null && this.#opts.instances && !this.#opts.instances.includes(instance)) {
       this.counts.ignored += 1;
+      this.#metrics.ignored(source);
       return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, code: 'INSTANCE_NOT_SYNCED', reason: `instance ${instance} is not in EVOSYNC_INSTANCES` };
     }
     if (n.kind === 'ignored') {
       this.counts.ignored += 1;
+      this.#metrics.ignored(source);
       return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: 'EVENT_UNSUPPORTED' };
     }
     if (n.kind === 'control') {
@@ -93,6 +98,7 @@ export class Intake {
     const inserted = results.filter((r) => r === 'inserted').length;
     this.counts.inserted += inserted;
     this.counts.duplicates += results.length - inserted;
+    this.#metrics.ingested(source, n.event, inserted, results.length - inserted);
     if (inserted > 0) this.#onNewWork(this.#opts.orderWindowMs);
     this.#onCommitted(n);
     return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
@@ -105,6 +111,7 @@ export class Intake {
     const body = redacted.length > MAX_KEPT_BODY ? `${redacted.slice(0, MAX_KEPT_BODY)}…[cut: ${redacted.length} bytes in all]` : redacted;
     this.#logger.warn({ source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event }, 'input refused and kept');
     await this.#ledger.recordRefused([{ ...r, body, receivedAt: this.#clock.now() }]);
+    this.#metrics.refused(r.source, r.code);
   }
 
   close(): Promise<void> {

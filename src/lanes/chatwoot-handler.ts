@@ -3,6 +3,7 @@ import type { ChatwootDelivery } from '../chatwoot/deliver-to-chatwoot.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { CompletionOutcome } from '../ledger/ledger.js';
+import type { DeliveryRecorder } from '../metrics/recorders.js';
 import type { LaneHandler } from './dispatcher.js';
 import type { UpstreamGate } from './gate.js';
 import { failureOutcome, type RetryPolicy } from './outcome.js';
@@ -14,6 +15,7 @@ export interface ChatwootHandlerDeps {
   policy: RetryPolicy;
   clock: Clock;
   logger: Logger;
+  metrics?: DeliveryRecorder;
 }
 
 /** WhatsApp → Chatwoot: deliver a lane's head through the upstream's gate and map the result. */
@@ -27,6 +29,7 @@ export function chatwootHandler(deps: ChatwootHandlerDeps): LaneHandler {
     }
     const result = await deps.delivery.deliver(api, row, { suspect: lane.suspect, signal });
     const now = deps.clock.now();
+    deps.metrics?.attempt(row.direction, now - started);
     const log = { waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - started };
     if (result.kind === 'delivered') {
       gate.recordSuccess();

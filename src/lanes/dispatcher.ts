@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { shutdownController, Wakeable } from '../lib/sleep.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, Ledger, LedgerMessage } from '../ledger/ledger.js';
+import type { DeliveryOutcome, DeliveryRecorder } from '../metrics/recorders.js';
 
 /** Delivers one message; must not throw (a throw is recorded as a counted retry). */
 export type LaneHandler = (row: LedgerMessage, lane: ClaimedLane, signal: AbortSignal) => Promise<CompletionOutcome>;
@@ -32,6 +33,7 @@ export interface DispatcherDeps {
   abortInFlight?: () => Promise<void>;
   /** When every upstream is paused, the time delivery can resume; the loop sleeps until then. */
   blockedUntil?: (now: number) => number;
+  metrics?: DeliveryRecorder;
 }
 
 type State = 'created' | 'running' | 'stopping' | 'stopped';
@@ -182,6 +184,7 @@ export class Dispatcher {
       const keep = this.#state === 'running' ? now + leaseMs : null;
       const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
       if (outcome.state === 'delivered') this.delivered += 1;
+      this.#deps.metrics?.outcome(head.direction, outcomeLabel(outcome), outcome.state === 'delivered' ? now - head.receivedAt : null);
       suspect = false;
       if (!result.leaseHeld) return;
       head = result.next;
@@ -229,4 +232,9 @@ export class Dispatcher {
       this.#wake.wake();
     }
   }
+}
+
+/** A retry that did not count an attempt waited on the upstream (paused, rate or flood limit), not on the message. */
+function outcomeLabel(o: CompletionOutcome): DeliveryOutcome {
+  return o.state === 'retry' ? (o.countAttempt ? 'retry' : 'paused') : o.state;
 }

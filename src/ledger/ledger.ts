@@ -180,6 +180,8 @@ export interface Ledger {
   saveChatLink(link: ChatLink, nowMs: number): Promise<void>;
 
   counts(): Promise<LedgerCounts>;
+  /** When the oldest message still pending was received (null when none): the backlog's age. */
+  oldestPendingReceivedAt(): Promise<number | null>;
   listMessages(query: MessageQuery): Promise<LedgerMessage[]>;
   getMessage(instance: string, waId: string): Promise<LedgerMessage | null>;
   listRefused(limit: number): Promise<(RefusedInput & { id: number })[]>;

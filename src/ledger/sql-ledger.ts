@@ -346,6 +346,15 @@ export class SqlLedger implements Ledger {
     return c;
   }
 
+  async oldestPendingReceivedAt(): Promise<number | null> {
+    const r = await this.#db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.min('received_at').as('at'))
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return r?.at == null ? null : Number(r.at);
+  }
+
   async listMessages(q: MessageQuery): Promise<LedgerMessage[]> {
     let query = this.#db.selectFrom('messages').selectAll();
     if (q.instance) query = query.where('instance', '=', q.instance);

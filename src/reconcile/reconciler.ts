@@ -3,6 +3,7 @@ import type { Intake } from '../ingest/intake.js';
 import type { Ledger, ReconcileRun } from '../ledger/ledger.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { ReconcileRecorder } from '../metrics/recorders.js';
 import { coerceError } from '../errors.js';
 import { NOT_CONFIGURED_MESSAGE, ReconcileError } from './errors.js';
 import { type ReconcileRequest, reconcileWaToChatwoot } from './wa-to-chatwoot.js';
@@ -27,6 +28,7 @@ export interface ReconcilerDeps {
   intake: Intake;
   clock: Clock;
   logger: Logger;
+  metrics?: ReconcileRecorder;
 }
 
 /** WhatsApp timestamps of one device can trail another's by a little: look back a bit further. */
@@ -69,7 +71,18 @@ export class Reconciler {
     const p = reconcileWaToChatwoot(
       { client, ledger: this.#deps.ledger, intake: this.#deps.intake, clock: this.#deps.clock, logger: this.#deps.logger, pageSize: this.#opts.pageSize, batchMax: this.#opts.batchMax, shouldStop: () => this.#stopping },
       req,
-    ).finally(() => this.#running.delete(req.instance));
+    )
+      .then(
+        (run) => {
+          this.#deps.metrics?.reconcileRun(req.trigger, run.error ? 'error' : 'ok', run.repaired);
+          return run;
+        },
+        (error: unknown) => {
+          this.#deps.metrics?.reconcileRun(req.trigger, 'error', 0);
+          throw error;
+        },
+      )
+      .finally(() => this.#running.delete(req.instance));
     this.#running.set(req.instance, p);
     return p;
   }

@@ -258,5 +258,28 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect(await ledger.listReconcileRuns('inst1', 10)).toEqual([{ ...run, id: expect.any(Number) }]);
       expect((await ledger.listReconcileRuns(null, 10)).map((r) => r.instance)).toEqual(['inst2', 'inst1']);
     });
+
+    it('knows when its oldest pending message was received, and forgets it once delivered or dead', async () => {
+      // Other tests leave pending rows behind: what they contribute is computed, not assumed.
+      const pending = await ledger.listMessages({ state: 'pending', limit: 1_000_000 });
+      const before = pending.length > 0 ? Math.min(...pending.map((m) => m.receivedAt)) : null;
+      expect(await ledger.oldestPendingReceivedAt()).toBe(before);
+      const chat = 'age@s.whatsapp.net';
+      const older = chatMessage({ chat, timestamp: 1 });
+      const younger = chatMessage({ chat, timestamp: 2 });
+      // Received long before every other row (they use `now`), so these two decide the answer.
+      await ledger.insertMessages([{ message: older, direction: 'to_chatwoot', source: 'webhook' }], 5);
+      await ledger.insertMessages([{ message: younger, direction: 'to_chatwoot', source: 'webhook' }], 7);
+      expect(await ledger.oldestPendingReceivedAt()).toBe(5);
+      expect((await ledger.claimLanes('AGE', 100, 10, 30_000)).map((l) => l.chat)).toContain(chat);
+      const head = await ledger.laneHead('inst1', chat, 'skip');
+      expect(head?.waId).toBe(older.waId);
+      const [r] = await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat, owner: 'AGE', outcome: { state: 'delivered', cwMessageId: 1, cwConversationId: 1 }, keepLeaseUntil: 30_010, nowMs: 10, deadPolicy: 'skip' }]);
+      expect(await ledger.oldestPendingReceivedAt()).toBe(7);
+      expect(r?.next?.waId).toBe(younger.waId);
+      await ledger.complete([{ messageId: r!.next!.id, instance: 'inst1', chat, owner: 'AGE', outcome: { state: 'dead', error: 'x' }, keepLeaseUntil: null, nowMs: 11, deadPolicy: 'skip' }]);
+      expect(await ledger.oldestPendingReceivedAt()).toBe(before);
+      await ledger.releaseLanes('AGE');
+    });
   });
 }
