@@ -79,7 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     for (const name of ['CHATWOOT_URL', 'CHATWOOT_API_TOKEN', 'CHATWOOT_ACCOUNT_ID', 'CHATWOOT_INBOX_ID'] as const) {
       if (e[name] === undefined && !hasFileTargets) problems.push(`${name}: required`);
     }
-    if (!e.EVOSYNC_WEBHOOK_TOKEN) problems.push('EVOSYNC_WEBHOOK_TOKEN: required (Evolution webhooks are refused without it)');
+    // Some ingest must be configured; with RabbitMQ alone, webhooks are simply refused (401).
+    if (!e.EVOSYNC_WEBHOOK_TOKEN && !e.EVOSYNC_AMQP_URL) problems.push('EVOSYNC_WEBHOOK_TOKEN: required unless EVOSYNC_AMQP_URL is set (Evolution webhooks are refused without it)');
   }
   if ((e.EVOLUTION_URL === undefined) !== (e.EVOLUTION_API_KEY === undefined)) {
     problems.push(`${e.EVOLUTION_URL === undefined ? 'EVOLUTION_URL' : 'EVOLUTION_API_KEY'}: required with ${e.EVOLUTION_URL === undefined ? 'EVOLUTION_API_KEY' : 'EVOLUTION_URL'} (reconciliation needs both)`);

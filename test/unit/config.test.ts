@@ -45,6 +45,9 @@ describe('loadConfig', () => {
       }
     }
     expect(() => loadConfig({}, { require: 'database' })).not.toThrow();
+    const { EVOSYNC_WEBHOOK_TOKEN: _token, ...withoutToken } = base;
+    expect(() => loadConfig(withoutToken)).toThrow(/EVOSYNC_WEBHOOK_TOKEN/);
+    expect(loadConfig({ ...withoutToken, EVOSYNC_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', EVOSYNC_INSTANCES: 'a' }).webhookToken).toBeNull();
   });
 
   it('maps instances to their own inboxes from a config file', () => {
