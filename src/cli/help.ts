@@ -16,6 +16,10 @@ Commands:
                    commit the missing ones for delivery (needs EVOLUTION_URL/EVOLUTION_API_KEY).
   check --instance X --since 2h [--chat JID] [--json]
                    Read-only drift report Evolution ↔ ledger ↔ Chatwoot; exit 1 on drift.
+  doctor [--instance X] [--json]
+                   Check the setup (config, ledger, Evolution key, instances, webhook or
+                   RabbitMQ, built-in Chatwoot integration, Chatwoot token and inbox) and
+                   print the fix of each problem; exit 1 when a check fails.
   demo [--messages N] [--chats N] [--seed N]
                    Run the whole loop on simulated Evolution and Chatwoot with an embedded
                    SQLite ledger, while Chatwoot misbehaves, and verify the result.

@@ -54,6 +54,12 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: (line:
         throw error;
       }
     }
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { instance: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      const { doctorCommand } = await import('./doctor.js');
+      const exitCode = await doctorCommand(env, { ...(values.instance ? { instance: values.instance } : {}), json: values.json ?? false }, out);
+      return { kind: 'done', exitCode };
+    }
     case 'demo': {
       const { values } = parseArgs({
         args: rest,
