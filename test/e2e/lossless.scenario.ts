@@ -65,7 +65,7 @@ export async function runLosslessScenario(o: ScenarioOptions): Promise<void> {
     await proc.start();
     await rest;
 
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 540_000;
     for (;;) {
       const { ledger } = await proc.stats();
       if (ledger.pending === 0 && ledger.delivered + ledger.dead + ledger.skipped >= messages.length) break;
