@@ -3,7 +3,7 @@
  * builders are the single place where Evolution's normalisations live, so tests can build the same
  * fixtures the sim publishes.
  */
-import type { MessageKey } from './types.js';
+import type { GeneratedChat, MessageKey, StoredMessage } from './types.js';
 import { deviceOf } from './wa-ids.js';
 
 type Json = Record<string, unknown>;
@@ -214,4 +214,25 @@ export function connectionPayload(inst: InstanceIdentity, state: 'open' | 'conne
     };
   }
   return { instance: inst.name, state, statusReason };
+}
+
+/**
+ * The Message-table row for a built messageRaw, as findMessages will serve it, with the chat it
+ * belongs to and its canonical key (phone JID if known, else the LID; the group JID for groups).
+ */
+export function storedMessage(id: string, instance: string, raw: MessageRaw, chat: GeneratedChat, fallback: { pushName: string; status: string }): StoredMessage {
+  return {
+    id,
+    instance,
+    key: raw.key,
+    pushName: raw.pushName ?? fallback.pushName,
+    messageType: raw.messageType,
+    message: raw.message,
+    contextInfo: raw.contextInfo ?? null,
+    messageTimestamp: raw.messageTimestamp,
+    source: raw.source,
+    status: raw.status ?? fallback.status,
+    chat,
+    canonicalJid: chat.isGroup ? chat.remoteJid : (chat.phoneJid ?? chat.lid ?? chat.remoteJid),
+  };
 }

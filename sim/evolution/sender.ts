@@ -9,10 +9,10 @@ import { inBackground, type SimContext } from './context.js';
 import { EVENT } from './events.js';
 import type { InstanceState } from './instances.js';
 import { badRequest, EvoError, plainError } from './http/errors.js';
-import { buildMessageRaw, contentType } from './message-raw.js';
+import { buildMessageRaw, contentType, storedMessage } from './message-raw.js';
 import { longJson } from './proto-json.js';
 import { messageRawFor } from './publisher.js';
-import type { GeneratedChat, MessageKey, StoredMessage } from './types.js';
+import type { GeneratedChat, MessageKey } from './types.js';
 import { createJid, isGroupJid, isLidJid, messageId } from './wa-ids.js';
 
 type Json = Record<string, unknown>;
@@ -118,20 +118,7 @@ export async function performSend(ctx: SimContext, inst: InstanceState, req: Sen
     inst.id,
   );
   const chat = chatFor(ctx, inst, jid);
-  const msg: StoredMessage = {
-    id: ctx.cuid(),
-    instance: inst.name,
-    key: raw.key,
-    pushName: raw.pushName ?? 'Você',
-    messageType: raw.messageType,
-    message: raw.message,
-    contextInfo: raw.contextInfo ?? null,
-    messageTimestamp: ts,
-    source: raw.source,
-    status: raw.status ?? 'PENDING',
-    chat,
-    canonicalJid: chat.isGroup ? chat.remoteJid : (chat.phoneJid ?? chat.lid ?? jid),
-  };
+  const msg = storedMessage(ctx.cuid(), inst.name, raw, chat, { pushName: 'Você', status: 'PENDING' });
   if (req.media) ctx.media.remember(id, req.media);
   const row = ctx.store.insert(msg, inst.id, { omitContextInfo: raw.contextInfo === undefined, sent: true });
   const body = messageRawFor(ctx, inst, row, false);

@@ -9,7 +9,7 @@ import { requireInstance, type SimContext } from './context.js';
 import type { InstanceState } from './instances.js';
 import { baileysKey, storedKey, type KeyInput, type Party } from './lid.js';
 import { fakeMediaSize } from './media.js';
-import { buildMessageRaw } from './message-raw.js';
+import { buildMessageRaw, storedMessage } from './message-raw.js';
 import * as P from './payloads.js';
 import type { GeneratedChat, MessageKey, MessageKind, StoredMessage, TrafficSpec } from './types.js';
 import { groupJid, lidJid, messageId, phoneNumber, pnJid, userPart, type Device } from './wa-ids.js';
@@ -169,20 +169,7 @@ export function generate(ctx: SimContext, spec: TrafficSpec): StoredMessage[] {
       { key: storedKey(input, ctx.convention), pushName, message: body.message, messageTimestamp: ts, status: fromMe ? 2 : undefined },
       inst.id,
     );
-    const msg: StoredMessage = {
-      id: ctx.cuid(),
-      instance: inst.name,
-      key: raw.key,
-      pushName: raw.pushName ?? '',
-      messageType: raw.messageType,
-      message: raw.message,
-      contextInfo: raw.contextInfo ?? null,
-      messageTimestamp: ts,
-      source: raw.source,
-      status: raw.status ?? '',
-      chat: c.chat,
-      canonicalJid: c.chat.isGroup ? c.chat.remoteJid : (c.chat.phoneJid ?? c.chat.lid ?? c.chat.remoteJid),
-    };
+    const msg = storedMessage(ctx.cuid(), inst.name, raw, c.chat, { pushName: '', status: '' });
     ctx.store.insert(msg, inst.id, { omitContextInfo: raw.contextInfo === undefined });
     out.push(msg);
 
