@@ -58,7 +58,7 @@ export class ChatLinks {
       if (!contact.ok) return contact;
       link = {
         instance: msg.instance, chat: msg.chat, accountId, inboxId, contactId: contact.value.contact.id,
-        contactSourceId: msg.chat, conversationId: null, conversationCheckedAt: null, lastCwMessageId: null,
+        contactSourceId: msg.chat, conversationId: null, conversationCheckedAt: null,
       };
       if (contact.value.created) return this.#createConversation(api, key, link);
     }
@@ -94,7 +94,7 @@ export class ChatLinks {
     this.calls += 1;
     const created = await api.createConversation({ inbox_id: api.target.inboxId, contact_id: link.contactId, source_id: link.contactSourceId });
     if (!created.ok) return created;
-    const next = { ...link, conversationId: created.value.id, conversationCheckedAt: this.#clock.now(), lastCwMessageId: null };
+    const next = { ...link, conversationId: created.value.id, conversationCheckedAt: this.#clock.now() };
     await this.#remember(key, next);
     return { ok: true, status: 200, value: next };
   }

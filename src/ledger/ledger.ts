@@ -88,7 +88,6 @@ export interface ChatLink {
   contactSourceId: string;
   conversationId: number | null;
   conversationCheckedAt: number | null;
-  lastCwMessageId: number | null;
 }
 
 export interface LedgerCounts {

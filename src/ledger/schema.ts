@@ -65,6 +65,7 @@ export interface ChatLinksTable {
   contact_source_id: string;
   conversation_id: number | null;
   conversation_checked_at: number | null;
+  /** Unused since look-ups start from the last *committed* delivery (messages table); kept, migrations are append-only. */
   last_cw_message_id: number | null;
   updated_at: number;
 }

@@ -322,14 +322,13 @@ export class SqlLedger implements Ledger {
       contactId: Number(r.contact_id), contactSourceId: r.contact_source_id,
       conversationId: r.conversation_id == null ? null : Number(r.conversation_id),
       conversationCheckedAt: r.conversation_checked_at == null ? null : Number(r.conversation_checked_at),
-      lastCwMessageId: r.last_cw_message_id == null ? null : Number(r.last_cw_message_id),
     };
   }
 
   async saveChatLink(link: ChatLink, nowMs: number): Promise<void> {
     const values = {
       contact_id: link.contactId, contact_source_id: link.contactSourceId, conversation_id: link.conversationId,
-      conversation_checked_at: link.conversationCheckedAt, last_cw_message_id: link.lastCwMessageId, updated_at: nowMs,
+      conversation_checked_at: link.conversationCheckedAt, updated_at: nowMs,
     };
     await this.#db
       .insertInto('chat_links')

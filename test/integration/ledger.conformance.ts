@@ -227,9 +227,9 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
     });
 
     it('stores chat links, refused input and instance state', async () => {
-      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5, lastCwMessageId: null }, now);
-      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 5, lastCwMessageId: 77 }, now);
-      expect(await ledger.getChatLink('inst1', 'x@s.whatsapp.net', 1, 2)).toMatchObject({ conversationId: 9, lastCwMessageId: 77 });
+      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 4, conversationCheckedAt: 5 }, now);
+      await ledger.saveChatLink({ instance: 'inst1', chat: 'x@s.whatsapp.net', accountId: 1, inboxId: 2, contactId: 3, contactSourceId: 'x@s.whatsapp.net', conversationId: 9, conversationCheckedAt: 77 }, now);
+      expect(await ledger.getChatLink('inst1', 'x@s.whatsapp.net', 1, 2)).toMatchObject({ conversationId: 9, conversationCheckedAt: 77, contactId: 3 });
       expect(await ledger.getChatLink('inst1', 'x@s.whatsapp.net', 1, 3)).toBeNull();
       await ledger.recordRefused([{ source: 'webhook', code: 'PAYLOAD_INVALID', reason: 'bad', instance: null, event: null, body: '{"x":', receivedAt: now }]);
       const refused = await ledger.listRefused(10);
