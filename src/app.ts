@@ -14,6 +14,7 @@ import { buildServer } from './http/server.js';
 import { AmqpConsumer } from './ingest/amqp-consumer.js';
 import { Intake } from './ingest/intake.js';
 import { chatwootHandler } from './lanes/chatwoot-handler.js';
+import { routeLaneItems } from './lanes/route.js';
 import { Dispatcher } from './lanes/dispatcher.js';
 import { UpstreamGate } from './lanes/gate.js';
 import { connect } from './ledger/connect.js';
@@ -110,6 +111,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   // SQLite: one writer, so one batch at a time, as large as the moment allows.
   const pgLedger = ledger.dialect === 'postgres';
   const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
+  const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics });
   const dispatcher = new Dispatcher(
     {
       owner,
@@ -125,7 +127,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       completer,
       clock,
       logger: logger.child({ component: 'lanes' }),
-      handle: chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics }),
+      handle: routeLaneItems({
+        'to_chatwoot:messages.upsert': toChatwoot,
+        'to_chatwoot:send.message': toChatwoot,
+      }),
       metrics,
       abortInFlight: async () => {
         await Promise.all([...apis.values()].map((a) => a.http.destroy()));

@@ -38,8 +38,7 @@ export class ChatwootDelivery {
     this.#metrics = metrics;
   }
 
-  async deliver(api: ChatwootApi, row: LedgerMessage, opts: { suspect: boolean; signal?: AbortSignal }): Promise<DeliveryResult> {
-    const msg = row.message;
+  async deliver(api: ChatwootApi, row: LedgerMessage, msg: ChatMessage, opts: { suspect: boolean; signal?: AbortSignal }): Promise<DeliveryResult> {
     const link = await this.#links.resolve(api, msg);
     if (!link.ok) {
       if (link.failure.kind === 'not_found') this.#links.forget(msg.instance, msg.chat, api.target.accountId, api.target.inboxId);

@@ -1,3 +1,4 @@
+import type { LaneItem } from '../domain/lane-item.js';
 import type { ChatMessage, Sender } from '../domain/message.js';
 import type { ErrorCode } from '../errors.js';
 import { extractContent } from './content.js';
@@ -13,7 +14,7 @@ import { ConnectionUpdateSchema, EnvelopeSchema, type MessageRaw, MessageRawSche
  * - `refused`: input that does not parse (answered 4xx, kept with its reason).
  */
 export type Normalized =
-  | { kind: 'messages'; instance: string; event: string; messages: ChatMessage[]; skipped: { waId: string; reason: string }[] }
+  | { kind: 'messages'; instance: string; event: string; messages: LaneItem[]; skipped: { waId: string; reason: string }[] }
   | { kind: 'control'; instance: string; event: 'connection.update'; state: string; statusReason: number | null }
   | { kind: 'ignored'; instance: string | null; event: string; reason: string }
   | { kind: 'refused'; code: ErrorCode; reason: string; instance: string | null; event: string | null };

@@ -1,4 +1,5 @@
 import type { NewMessage, InsertResult, Ledger, RefusedInput } from '../ledger/ledger.js';
+import { directionOf } from '../domain/lane-item.js';
 import type { IngestSource } from '../domain/message.js';
 import { GroupCommitter } from '../lib/group-commit.js';
 import type { Clock } from '../lib/clock.js';
@@ -94,7 +95,7 @@ export class Intake {
       this.#onCommitted(n);
       return { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
     }
-    const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: 'to_chatwoot' as const, source })));
+    const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: directionOf(message), source })));
     const inserted = results.filter((r) => r === 'inserted').length;
     this.counts.inserted += inserted;
     this.counts.duplicates += results.length - inserted;

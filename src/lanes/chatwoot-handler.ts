@@ -1,3 +1,4 @@
+import { isChatMessage } from '../domain/lane-item.js';
 import type { ChatwootApi } from '../chatwoot/api.js';
 import type { ChatwootDelivery } from '../chatwoot/deliver-to-chatwoot.js';
 import type { Clock } from '../lib/clock.js';
@@ -27,7 +28,9 @@ export function chatwootHandler(deps: ChatwootHandlerDeps): LaneHandler {
     if (!gate.isOpen(started)) {
       return { state: 'retry', error: `paused: ${gate.state.reason ?? 'upstream paused'}`, nextAttemptAt: gate.pausedUntil(), countAttempt: false, maybeSent: row.maybeSent };
     }
-    const result = await deps.delivery.deliver(api, row, { suspect: lane.suspect, signal });
+    const msg = row.message;
+    if (!isChatMessage(msg)) return { state: 'skipped', reason: `not a WhatsApp message: ${row.event}` };
+    const result = await deps.delivery.deliver(api, row, msg, { suspect: lane.suspect, signal });
     const now = deps.clock.now();
     deps.metrics?.attempt(row.direction, now - started);
     const log = { waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - started };

@@ -1,4 +1,5 @@
-import type { ChatMessage, Direction, IngestSource } from '../domain/message.js';
+import type { LaneItem } from '../domain/lane-item.js';
+import type { Direction, IngestSource } from '../domain/message.js';
 
 /**
  * The ledger port: the only storage API the rest of evosync sees. It is the source of truth for
@@ -8,7 +9,7 @@ import type { ChatMessage, Direction, IngestSource } from '../domain/message.js'
 export type MessageState = 'pending' | 'delivered' | 'skipped' | 'dead';
 
 export interface NewMessage {
-  message: ChatMessage;
+  message: LaneItem;
   direction: Direction;
   source: IngestSource;
 }
@@ -25,7 +26,7 @@ export interface LedgerMessage {
   waTs: number;
   source: string;
   event: string;
-  message: ChatMessage;
+  message: LaneItem;
   state: MessageState;
   attempts: number;
   nextAttemptAt: number;

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
-import type { ChatMessage, Direction } from '../domain/message.js';
+import type { LaneItem } from '../domain/lane-item.js';
+import type { Direction } from '../domain/message.js';
 import type { LedgerMessage, MessageState, NewMessage } from './ledger.js';
 import type { MessagesTable } from './schema.js';
 
@@ -17,7 +18,7 @@ export function fromRow(r: Selectable<MessagesTable>): LedgerMessage {
   return {
     id: Number(r.id), instance: r.instance, waId: r.wa_id, chat: r.chat, direction: r.direction as Direction,
     fromMe: Number(r.from_me) === 1, waTs: Number(r.wa_ts), source: r.source, event: r.event,
-    message: JSON.parse(r.payload) as ChatMessage, state: r.state as MessageState, attempts: Number(r.attempts),
+    message: JSON.parse(r.payload) as LaneItem, state: r.state as MessageState, attempts: Number(r.attempts),
     nextAttemptAt: Number(r.next_attempt_at), maybeSent: Number(r.maybe_sent) === 1, lastError: r.last_error,
     cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
     cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
