@@ -15,6 +15,11 @@ const PG_URL = process.env['EVOSYNC_BENCH_PG_URL'] ?? process.env['EVOSYNC_TEST_
 const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
 const AMQP_URL = process.env['EVOSYNC_BENCH_AMQP_URL'] ?? process.env['EVOSYNC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_000);
+/** `BENCH_ONLY=delivery,amqp` runs a subset while working on one path; the report files are kept for full runs. */
+const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+const wanted = (part: 'ingest' | 'delivery' | 'amqp') => ONLY === null || ONLY.includes(part);
+const BACKENDS = process.env['BENCH_BACKENDS']?.split(',') ?? ['sqlite', 'postgres'];
+const withPg = BACKENDS.includes('postgres');
 
 async function freshPg(): Promise<string | null> {
   const name = `evosync_bench_${Date.now()}`;
@@ -40,20 +45,27 @@ const int = (x: number) => Math.round(x).toLocaleString('en-US');
 async function main(): Promise<void> {
   const ingest: IngestFigures[] = [];
   const delivery: DeliveryFigures[] = [];
-  ingest.push(await benchIngest('sqlite', sqliteUrl(), N, 64));
-  const pgIngest = await freshPg();
-  if (pgIngest) ingest.push(await benchIngest('postgres', pgIngest, N, 64));
+  const withSqlite = BACKENDS.includes('sqlite');
+  if (wanted('ingest')) {
+    if (withSqlite) ingest.push(await benchIngest('sqlite', sqliteUrl(), N, 64));
+    const pgIngest = withPg ? await freshPg() : null;
+    if (pgIngest) ingest.push(await benchIngest('postgres', pgIngest, N, 64));
+  }
   const dN = Math.min(N, 10_000);
-  delivery.push(await benchDelivery('sqlite', sqliteUrl(), dN, 100, 32));
-  const pgDelivery = await freshPg();
-  if (pgDelivery) delivery.push(await benchDelivery('postgres', pgDelivery, dN, 100, 32));
+  if (wanted('delivery')) {
+    if (withSqlite) delivery.push(await benchDelivery('sqlite', sqliteUrl(), dN, 100, 32));
+    const pgDelivery = withPg ? await freshPg() : null;
+    if (pgDelivery) delivery.push(await benchDelivery('postgres', pgDelivery, dN, 100, 32));
+  }
   const amqpIngest: AmqpIngestFigures[] = [];
-  try {
-    amqpIngest.push(await benchAmqpIngest('sqlite', sqliteUrl(), sqliteUrl(), AMQP_URL, N, AMQP_MEMORY_N));
-    const pgAmqp = await freshPg();
-    if (pgAmqp) amqpIngest.push(await benchAmqpIngest('postgres', pgAmqp, null, AMQP_URL, N, 0));
-  } catch (error) {
-    console.warn(`RabbitMQ ingest figures skipped: ${(error as Error).message}`);
+  if (wanted('amqp')) {
+    try {
+      if (withSqlite) amqpIngest.push(await benchAmqpIngest('sqlite', sqliteUrl(), sqliteUrl(), AMQP_URL, N, AMQP_MEMORY_N));
+      const pgAmqp = withPg ? await freshPg() : null;
+      if (pgAmqp) amqpIngest.push(await benchAmqpIngest('postgres', pgAmqp, null, AMQP_URL, N, 0));
+    } catch (error) {
+      console.warn(`RabbitMQ ingest figures skipped: ${(error as Error).message}`);
+    }
   }
 
   const lines = [
@@ -76,6 +88,10 @@ async function main(): Promise<void> {
     ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
   ];
   const md = lines.join('\n');
+  if (ONLY !== null || BACKENDS.length < 2) {
+    console.log(md);
+    return;
+  }
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest }, null, 2));
   writeFileSync('bench-results/latest.md', `${md}\n`);

@@ -11,6 +11,11 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Connection {
   db: Kysely<Database>;
   dialect: Dialect;
+  /**
+   * SQLite only: the database handle itself, for the ledger's synchronous batch paths (see
+   * sqlite-batch.ts). Used only while holding Kysely's connection, never beside it.
+   */
+  sqlite?: BetterSqlite3.Database;
   /** Releases the process lock (SQLite) and closes the pool. */
   close(): Promise<void>;
 }
@@ -57,6 +62,7 @@ function connectSqlite(path: string, exclusive: boolean): Connection {
   return {
     db,
     dialect: 'sqlite',
+    sqlite,
     async close() {
       try {
         await db.destroy();

@@ -5,6 +5,7 @@ import type {
   MessageQuery, MessageState, NewMessage, ReconcileRun, RefusedInput,
 } from './ledger.js';
 import { migrationProvider } from './migrations.js';
+import { SqliteBatches } from './sqlite-batch.js';
 import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
 import { fromRow, toRow } from './rows.js';
@@ -32,16 +33,21 @@ export class SqlLedger implements Ledger {
   readonly #conn: Connection;
   readonly #db: Kysely<Database>;
   readonly #stmts: Statements;
+  /** SQLite's synchronous hot paths (null on PostgreSQL). */
+  readonly #batches: SqliteBatches | null;
 
   constructor(conn: Connection) {
     this.#conn = conn;
     this.#db = conn.db;
     this.dialect = conn.dialect;
     this.#stmts = new Statements(conn.dialect);
+    this.#batches = conn.sqlite ? new SqliteBatches(conn.sqlite, conn.db, this.#stmts) : null;
   }
 
   async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
     if (rows.length === 0) return [];
+    const batches = this.#batches;
+    if (batches) return withRetry(() => batches.insert(rows, nowMs, dueAtMs));
     return withRetry(() => this.#insert(rows, nowMs, dueAtMs));
   }
 
@@ -144,6 +150,8 @@ export class SqlLedger implements Ledger {
 
   async complete(items: Completion[]): Promise<CompletionResult[]> {
     if (items.length === 0) return [];
+    const batches = this.#batches;
+    if (batches) return withRetry(() => batches.complete(items));
     // Lanes are locked in one global order (the same as ingest's), so concurrent batches and
     // ingests wait for each other instead of deadlocking.
     const order = items.map((item, i) => ({ item, i })).sort((a, b) => compareLane(a.item, b.item) || a.i - b.i);

@@ -43,6 +43,11 @@ export class Statements {
     this.#text = Object.fromEntries(entries) as Record<StatementName, string>;
   }
 
+  /** The statement's text for this dialect (SQLite's synchronous batches prepare it themselves). */
+  text(name: StatementName): string {
+    return this.#text[name];
+  }
+
   run<R>(db: Kysely<Database> | Transaction<Database>, name: StatementName, params: readonly unknown[]): Promise<QueryResult<R>> {
     return db.executeQuery<R>(CompiledQuery.raw(this.#text[name], [...params]));
   }
