@@ -85,6 +85,7 @@ function startEvosync(databaseUrl: string, amqpUrl: string, instance: string, qu
     CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1',
     EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789',
     EVOSYNC_AMQP_URL: amqpUrl, EVOSYNC_INSTANCES: instance, EVOSYNC_AMQP_QUEUE: queue,
+    ...(process.env['BENCH_AMQP_PREFETCH'] ? { EVOSYNC_AMQP_PREFETCH: process.env['BENCH_AMQP_PREFETCH'] } : {}),
   }, false);
 }
 

@@ -6,7 +6,9 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** Starts a built script (relative to the repo root) and resolves with its first stdout line. */
 export async function startChild(script: string, args: string[] = [], env: Record<string, string> = {}, waitFirstLine = true): Promise<{ child: ChildProcess; firstLine: string }> {
-  const child = spawn(process.execPath, [resolve(ROOT, script), ...args], {
+  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the measured processes.
+  const nodeArgs = process.env['BENCH_CHILD_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, script), ...args], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -36,6 +36,10 @@ export interface LedgerMessage {
   cwMessageId: number | null;
   receivedAt: number;
   deliveredAt: number | null;
+  /** Agent replies: the WhatsApp id it was sent as, recorded the moment Evolution answered. */
+  sentWaId?: string | null;
+  /** Last WhatsApp status passed on to Chatwoot for this message. */
+  waStatus?: string | null;
 }
 
 export interface ClaimedLane {
@@ -90,6 +94,19 @@ export interface ChatLink {
   conversationId: number | null;
   conversationCheckedAt: number | null;
 }
+
+/** A LID ↔ phone pair the ledger learned (identity table). */
+export interface IdentityRecord {
+  instance: string;
+  lid: string;
+  phoneJid: string;
+  learnedAt: number;
+  /** When the LID's lane was folded into the phone's; null while that waits for a lease. */
+  mergedAt: number | null;
+}
+
+/** learned: new pair, lanes folded; known: nothing new; deferred: recorded, fold pending; conflict: kept the older pair. */
+export type LearnResult = 'learned' | 'known' | 'deferred' | 'conflict';
 
 export interface LedgerCounts {
   pending: number;
@@ -190,6 +207,33 @@ export interface Ledger {
   /** Which of these WhatsApp ids the ledger holds for the instance (one query per few hundred ids). */
   existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>>;
   recordReconcileRun(run: ReconcileRun): Promise<void>;
+
+  /**
+   * Records the WhatsApp id an agent reply was sent as, at once and outside the lane's completion:
+   * from then on nothing sends it again, whatever happens to the rest of the attempt.
+   */
+  recordSentWaId(messageId: number, sentWaId: string, nowMs: number): Promise<void>;
+  /** The agent reply that was sent as this WhatsApp id (an echo or a receipt refers to it by it). */
+  findBySentWaId(instance: string, sentWaId: string): Promise<LedgerMessage | null>;
+  /**
+   * WhatsApp messages sent from the business number (fromMe, towards Chatwoot) in a chat between two
+   * WhatsApp times (epoch seconds, inclusive): where an agent reply's own echo is looked for.
+   */
+  fromMeInWindow(instance: string, chat: string, fromTs: number, toTs: number, limit: number): Promise<LedgerMessage[]>;
+  /** Remembers the last WhatsApp status passed on to Chatwoot for a message. */
+  setWaStatus(messageId: number, status: string, nowMs: number): Promise<void>;
+  /** The chat link of a Chatwoot conversation (which instance and chat an agent reply goes to). */
+  chatLinkByConversation(accountId: number, inboxId: number, conversationId: number): Promise<ChatLink | null>;
+  /**
+   * Identity (LID ↔ phone). Pairs are also learned by `insertMessages` from every item that proves
+   * one, in the same transaction; this records one directly (reconcile, tests, operators).
+   */
+  learnIdentity(instance: string, lid: string, phoneJid: string, nowMs: number): Promise<LearnResult>;
+  /** The pair a LID or a phone JID belongs to, or null. */
+  identityOf(instance: string, jid: string): Promise<IdentityRecord | null>;
+  listIdentities(instance: string): Promise<IdentityRecord[]>;
+  /** Completes folds of LID lanes that had to wait for a lease; returns how many completed. */
+  mergePendingIdentities(nowMs: number): Promise<number>;
   /** Newest first; all instances when `instance` is null. */
   listReconcileRuns(instance: string | null, limit: number): Promise<(ReconcileRun & { id: number })[]>;
   close(): Promise<void>;

@@ -117,6 +117,36 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`create index reconcile_runs_instance on reconcile_runs (instance, started_at)`.execute(db);
       },
     },
+    '0004_agent_replies': {
+      // Evolution's send has no idempotency key: the WhatsApp id a reply was sent as is written the
+      // moment Evolution answers, so nothing can send it again. Unique, so one WhatsApp message can
+      // never be claimed by two replies when a look-up matches by text. `wa_status` is the last
+      // WhatsApp status passed on to Chatwoot, which never goes back.
+      async up(db: Kysely<unknown>) {
+        await sql`alter table messages add column sent_wa_id text`.execute(db);
+        await sql`alter table messages add column wa_status text`.execute(db);
+        await sql`create unique index messages_sent_wa_id on messages (instance, sent_wa_id) where sent_wa_id is not null`.execute(db);
+        // A Chatwoot webhook names the conversation; the chat and instance are found from it.
+        await sql`create index chat_links_conversation on chat_links (account_id, inbox_id, conversation_id)`.execute(db);
+      },
+    },
+    '0005_identities': {
+      // Which LID is which phone (see ledger/identities.ts). The phone is unique too: a pair is a
+      // person, and a second LID claiming a known phone (a recycled number) must not merge two
+      // people. Unfolded pairs are few and looked for on a timer, hence the partial index.
+      async up(db: Kysely<unknown>) {
+        await sql`create table identities (
+          instance text not null,
+          lid text not null,
+          phone text not null,
+          learned_at ${sql.raw(big)} not null,
+          merged_at ${sql.raw(big)},
+          primary key (instance, lid)
+        )`.execute(db);
+        await sql`create unique index identities_phone on identities (instance, phone)`.execute(db);
+        await sql`create index identities_unmerged on identities (instance) where merged_at is null`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -23,5 +23,6 @@ export function fromRow(r: Selectable<MessagesTable>): LedgerMessage {
     cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
     cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
     receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+    sentWaId: r.sent_wa_id ?? null, waStatus: r.wa_status ?? null,
   };
 }

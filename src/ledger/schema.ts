@@ -30,6 +30,10 @@ export interface MessagesTable {
   received_at: number;
   updated_at: number;
   delivered_at: number | null;
+  /** Agent replies: the WhatsApp id Evolution sent it as (0004). */
+  sent_wa_id: string | null;
+  /** Last WhatsApp status passed on to Chatwoot: sent | delivered | read | failed (0004). */
+  wa_status: string | null;
 }
 
 export interface LanesTable {
@@ -94,6 +98,17 @@ export interface ReconcileRunsTable {
   duration_ms: number;
 }
 
+/** LID ↔ phone pairs, per instance (0005): one row per LID; a phone belongs to one LID. */
+export interface IdentitiesTable {
+  instance: string;
+  lid: string;
+  /** The phone JID, `<digits>@s.whatsapp.net`. */
+  phone: string;
+  learned_at: number;
+  /** When the LID's lane and links were folded into the phone's; null while a lease holds it up. */
+  merged_at: number | null;
+}
+
 export interface Database {
   messages: MessagesTable;
   lanes: LanesTable;
@@ -101,4 +116,5 @@ export interface Database {
   chat_links: ChatLinksTable;
   instances: InstancesTable;
   reconcile_runs: ReconcileRunsTable;
+  identities: IdentitiesTable;
 }

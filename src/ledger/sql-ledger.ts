@@ -51,35 +51,22 @@ export class SqlLedger implements Ledger {
     return withRetry(() => this.#insert(rows, nowMs, dueAtMs));
   }
 
+  /** PostgreSQL: set-based chunks (SQLite takes the synchronous path in sqlite-batch.ts). */
   #insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
     return this.#db.transaction().execute(async (trx) => {
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
       const newRows = rows.map((r) => toRow(r, nowMs, dueAtMs));
-      if (this.dialect === 'sqlite') {
-        // One cached prepared statement per row: SQLite runs it in microseconds, far cheaper than
-        // building a multi-row statement (the ingest hot path).
-        for (const r of newRows) {
-          const res = await this.#stmts.run(trx, 'insertMessage', [r.instance, r.wa_id, r.chat, r.direction, r.from_me, r.wa_ts, r.source, r.event, r.payload, r.next_attempt_at, r.received_at, r.updated_at]);
-          if (Number(res.numAffectedRows ?? 0) > 0) {
-            inserted.add(`${r.instance}\u0000${r.wa_id}`);
-            dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
-          }
-        }
-      } else {
-        for (let i = 0; i < newRows.length; i += INSERT_CHUNK) {
-          for (const r of await insertChunkPg(trx, newRows.slice(i, i + INSERT_CHUNK))) {
-            inserted.add(`${r.instance}\u0000${r.wa_id}`);
-            dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
-          }
+      for (let i = 0; i < newRows.length; i += INSERT_CHUNK) {
+        for (const r of await insertChunkPg(trx, newRows.slice(i, i + INSERT_CHUNK))) {
+          inserted.add(`${r.instance}\u0000${r.wa_id}`);
+          dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
         }
       }
       // Sorted, so two processes upserting overlapping lanes lock them in the same order. A lane
       // already waiting (its head in backoff) keeps its time: the head goes first.
       const lanes = [...dueChats.values()].sort(compareLane);
-      if (this.dialect === 'sqlite') {
-        for (const l of lanes) await this.#stmts.run(trx, 'upsertLane', [l.instance, l.chat, dueAtMs]);
-      } else if (lanes.length > 0) {
+      if (lanes.length > 0) {
         await sql`
           insert into lanes (instance, chat, due_at, suspect)
           select v.instance, v.chat, ${dueAtMs}::bigint, 0 from unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) with ordinality as v(instance, chat, n)
@@ -158,9 +145,9 @@ export class SqlLedger implements Ledger {
     const distinctLanes = new Set(items.map((c) => `${c.instance}\u0000${c.chat}`)).size === items.length;
     return withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
-        // PostgreSQL: a handful of set-based statements per batch instead of four round trips per
-        // message, which is what bounds a server database here.
-        if (this.dialect === 'postgres' && distinctLanes && items.length > 1) return completeBatchPg(trx, items, (t, c, o) => this.#recordOutcome(t, c, o));
+        // A handful of set-based statements per batch instead of four round trips per message,
+        // which is what bounds a server database here.
+        if (distinctLanes && items.length > 1) return completeBatchPg(trx, items, (t, c, o) => this.#recordOutcome(t, c, o));
         const results: CompletionResult[] = new Array(items.length);
         for (const { item, i } of order) results[i] = await this.#completeOne(trx, item);
         return results;
@@ -169,9 +156,8 @@ export class SqlLedger implements Ledger {
   }
 
   async #completeOne(trx: Transaction<Database>, c: Completion): Promise<CompletionResult> {
-    // Lock the lane first (PostgreSQL): an ingest adding a message to this lane waits for us, so
-    // the lane's due time computed below can never miss a message committed concurrently.
-    // SQLite has a single writer, so the transaction itself is the lock.
+    // Lock the lane first: an ingest adding a message to this lane waits for us, so the lane's
+    // due time computed below can never miss a message committed concurrently.
     const lane = await this.#stmts.run<{ lease_owner: string | null }>(trx, 'laneOwner', [c.instance, c.chat]);
     const leaseHeld = lane.rows[0]?.lease_owner === c.owner;
 
@@ -445,6 +431,48 @@ export class SqlLedger implements Ledger {
       pages: Number(r.pages), compared: Number(r.compared), missing: Number(r.missing), repaired: Number(r.repaired), unusable: Number(r.unusable),
       error: r.error, startedAt: Number(r.started_at), durationMs: Number(r.duration_ms),
     }));
+  }
+
+  async recordSentWaId(messageId: number, sentWaId: string, nowMs: number): Promise<void> {
+    await this.#db.updateTable('messages').set({ sent_wa_id: sentWaId, updated_at: nowMs }).where('id', '=', messageId).execute();
+  }
+
+  async findBySentWaId(instance: string, sentWaId: string): Promise<LedgerMessage | null> {
+    const r = await this.#db.selectFrom('messages').selectAll().where('instance', '=', instance).where('sent_wa_id', '=', sentWaId).executeTakeFirst();
+    return r ? fromRow(r) : null;
+  }
+
+  async fromMeInWindow(instance: string, chat: string, fromTs: number, toTs: number, limit: number): Promise<LedgerMessage[]> {
+    const rows = await this.#db
+      .selectFrom('messages')
+      .selectAll()
+      .where('instance', '=', instance)
+      .where('chat', '=', chat)
+      .where('direction', '=', 'to_chatwoot')
+      .where('from_me', '=', 1)
+      .where('wa_ts', '>=', fromTs)
+      .where('wa_ts', '<=', toTs)
+      .orderBy('wa_ts')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async setWaStatus(messageId: number, status: string, nowMs: number): Promise<void> {
+    await this.#db.updateTable('messages').set({ wa_status: status, updated_at: nowMs }).where('id', '=', messageId).execute();
+  }
+
+  async chatLinkByConversation(accountId: number, inboxId: number, conversationId: number): Promise<ChatLink | null> {
+    const r = await this.#db
+      .selectFrom('chat_links')
+      .select(['instance', 'chat'])
+      .where('account_id', '=', accountId)
+      .where('inbox_id', '=', inboxId)
+      .where('conversation_id', '=', conversationId)
+      .orderBy('updated_at', 'desc')
+      .executeTakeFirst();
+    return r ? this.getChatLink(r.instance, r.chat, accountId, inboxId) : null;
   }
 
   close(): Promise<void> {
