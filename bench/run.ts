@@ -5,6 +5,7 @@ import pg from 'pg';
 import { type AmqpIngestFigures, benchAmqpIngest } from './amqp-ingest.js';
 import { benchDelivery, type DeliveryFigures } from './delivery.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
+import { benchReconcile, type ReconcileFigures } from './reconcile.js';
 
 /**
  * `npm run bench`: every figure beside its raw limit measured in the same run, because the
@@ -15,9 +16,10 @@ const PG_URL = process.env['EVOSYNC_BENCH_PG_URL'] ?? process.env['EVOSYNC_TEST_
 const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
 const AMQP_URL = process.env['EVOSYNC_BENCH_AMQP_URL'] ?? process.env['EVOSYNC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_000);
+const RECONCILE_N = Number(process.env['BENCH_RECONCILE_MESSAGES'] ?? 100_000);
 /** `BENCH_ONLY=delivery,amqp` runs a subset while working on one path; the report files are kept for full runs. */
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
-const wanted = (part: 'ingest' | 'delivery' | 'amqp') => ONLY === null || ONLY.includes(part);
+const wanted = (part: 'ingest' | 'delivery' | 'amqp' | 'reconcile') => ONLY === null || ONLY.includes(part);
 const BACKENDS = process.env['BENCH_BACKENDS']?.split(',') ?? ['sqlite', 'postgres'];
 const withPg = BACKENDS.includes('postgres');
 
@@ -67,6 +69,12 @@ async function main(): Promise<void> {
       console.warn(`RabbitMQ ingest figures skipped: ${(error as Error).message}`);
     }
   }
+  const reconcile: ReconcileFigures[] = [];
+  if (wanted('reconcile')) {
+    if (withSqlite) reconcile.push(await benchReconcile('sqlite', sqliteUrl(), RECONCILE_N, 1000));
+    const pgReconcile = withPg ? await freshPg() : null;
+    if (pgReconcile) reconcile.push(await benchReconcile('postgres', pgReconcile, RECONCILE_N, 1000));
+  }
 
   const lines = [
     `Webhook → ledger ingest (${int(N)} messages.upsert webhooks, 64 connections, 2xx after commit; Chatwoot down)`,
@@ -86,6 +94,12 @@ async function main(): Promise<void> {
     '| ledger | evosync msg/s | plain amqplib consume+parse+ack msg/s (prefetch 500) | evosync / plain | evosync peak RSS MiB (messages queued behind a down Chatwoot) |',
     '|---|---:|---:|---:|---:|',
     ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
+    '',
+    `Evolution → ledger reconcile (\`evosync reconcile\`: ${int(RECONCILE_N)} stored messages over 1,000 chats, 5% missing from the ledger, pages of 200)`,
+    '',
+    '| ledger | compared msg/s | plain findMessages paging msg/s | evosync / plain | missing found and repaired | seconds | peak RSS MiB |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...reconcile.map((f) => `| ${f.backend} | ${int(f.comparedPerSecond)} | ${int(f.rawMessagesPerSecond)} | ${pct(f.comparedPerSecond, f.rawMessagesPerSecond)} | ${int(f.repaired)} of ${int(f.missingBefore)} | ${f.seconds.toFixed(1)} | ${f.peakRssMiB ?? '?'} |`),
   ];
   const md = lines.join('\n');
   if (ONLY !== null || BACKENDS.length < 2) {
@@ -93,7 +107,7 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest }, null, 2));
+  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest, reconcile }, null, 2));
   writeFileSync('bench-results/latest.md', `${md}\n`);
   console.log(md);
 }

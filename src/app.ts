@@ -1,20 +1,35 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import { ChatwootSink } from './alerts/chatwoot-sink.js';
+import { AlertConditions, type AlertSources } from './alerts/conditions.js';
+import { InstanceStates } from './alerts/instance-states.js';
+import { AlertMonitor } from './alerts/monitor.js';
+import type { AlertSink } from './alerts/sink.js';
+import { WebhookSink } from './alerts/webhook-sink.js';
 import { ChatwootApi } from './chatwoot/api.js';
 import { ChatLinks } from './chatwoot/chat-links.js';
 import { ChatwootDelivery } from './chatwoot/deliver-to-chatwoot.js';
 import type { ChatwootTarget, Config } from './config/config.js';
 import { targetFor } from './config/load.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { coerceError } from './errors.js';
 import { EvolutionClient } from './evolution/client.js';
+import { fetchEvolutionMedia } from './evolution/media-fetch.js';
 import { reconcileApi } from './http/api-reconcile.js';
+import { traceApi } from './http/api-trace.js';
 import { metricsRoute } from './http/metrics.js';
 import { buildServer } from './http/server.js';
 import { AmqpConsumer } from './ingest/amqp-consumer.js';
 import { Intake } from './ingest/intake.js';
+import { agentDeleteHandler } from './lanes/agent-delete-handler.js';
 import { chatwootHandler } from './lanes/chatwoot-handler.js';
+import { isEchoOfAgentReply } from './lanes/echo.js';
+import { receiptHandler } from './lanes/receipt-handler.js';
+import { whatsappHandler } from './lanes/whatsapp-handler.js';
 import { routeLaneItems } from './lanes/route.js';
+import { waDeleteHandler } from './lanes/wa-delete-handler.js';
+import { waEditHandler } from './lanes/wa-edit-handler.js';
 import { Dispatcher } from './lanes/dispatcher.js';
 import { UpstreamGate } from './lanes/gate.js';
 import { connect } from './ledger/connect.js';
@@ -44,6 +59,8 @@ export interface Evosync {
   readonly reconciler: Reconciler;
   /** This instance's Prometheus registry (also served at GET /metrics). */
   readonly metrics: EvosyncMetrics;
+  /** The alerts evosync raises itself (logged, counted, sent to the configured sinks). */
+  readonly alerts: AlertMonitor;
   /** Chatwoot calls made so far (all targets), for the calls-per-message figure. */
   chatwootCalls(): number;
   /** Binds the HTTP port (0 = any free port) and returns the address. */
@@ -105,13 +122,33 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     return gate;
   };
 
-  const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs);
-  const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat), metrics);
+  const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs, config.conversation);
+  const eventDeps = { apiFor, gateFor, ledger, policy: config.delivery, referenceWaitMs: config.delivery.referenceWaitMs, clock, logger: logger.child({ component: 'deliver' }) };
+  const evolution = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs) : null;
+  const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat), metrics, {
+    media: {
+      maxBytes: config.delivery.mediaMaxBytes,
+      fetch: evolution ? (instance, waId, maxBytes, signal) => fetchEvolutionMedia(evolution.http, instance, waId, maxBytes, signal) : null,
+    },
+    cwMessageIdOf: async (instance, waId) => (await ledger.getMessage(instance, waId))?.cwMessageId ?? null,
+  });
   // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
   // SQLite: one writer, so one batch at a time, as large as the moment allows.
   const pgLedger = ledger.dialect === 'postgres';
   const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
-  const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics });
+  const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics, isEcho: (row) => isEchoOfAgentReply(ledger, row) });
+  // Agent replies: a pool of their own, sized to the lanes that may send at once.
+  const sender = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs, config.delivery.concurrency) : null;
+  const evolutionGate = new UpstreamGate(`evolution ${config.evolution.url ?? '(not configured)'}`, { breakerThreshold: 10, baseMs: config.delivery.retryBaseMs });
+  evolutionGate.onChange = (paused, reason, until) => {
+    if (paused) logger.warn({ upstream: evolutionGate.name, reason, until: new Date(until).toISOString() }, 'sending paused');
+    else logger.info({ upstream: evolutionGate.name }, 'sending resumed');
+  };
+  const toWhatsApp = {
+    ledger, evolution: sender, evolutionGate, apiFor, gateFor, policy: config.delivery, signature: config.agentReplies.signature,
+    maxAgeMs: config.agentReplies.maxAgeMs, receiptWaitMs: config.agentReplies.receiptWaitMs, httpTimeoutMs: config.delivery.httpTimeoutMs,
+    clock, logger: logger.child({ component: 'send' }), metrics,
+  };
   const dispatcher = new Dispatcher(
     {
       owner,
@@ -130,15 +167,21 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       handle: routeLaneItems({
         'to_chatwoot:messages.upsert': toChatwoot,
         'to_chatwoot:send.message': toChatwoot,
+        'to_chatwoot:messages.edited': waEditHandler(eventDeps),
+        'to_chatwoot:messages.delete': waDeleteHandler(eventDeps),
+        'to_chatwoot:messages.update': receiptHandler(toWhatsApp),
+        'to_whatsapp:chatwoot.message_created': whatsappHandler(toWhatsApp),
+        'to_whatsapp:chatwoot.message_deleted': agentDeleteHandler(toWhatsApp),
       }),
       metrics,
       abortInFlight: async () => {
         await Promise.all([...apis.values()].map((a) => a.http.destroy()));
+        await sender?.http.destroy();
       },
       blockedUntil: (now) => {
         if (gates.size === 0) return 0;
         let earliest = Infinity;
-        for (const g of gates.values()) earliest = Math.min(earliest, g.isOpen(now) ? now : g.pausedUntil());
+        for (const g of [...gates.values(), evolutionGate]) earliest = Math.min(earliest, g.isOpen(now) ? now : g.pausedUntil());
         return earliest;
       },
     },
@@ -150,16 +193,17 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
-  const evolution = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs) : null;
   const reconciler = new Reconciler(
     { ...config.reconcile, batchMax: config.ingest.batchMax, instances: config.instances },
     { client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics },
   );
+  const instanceStates = new InstanceStates();
   intake.onCommitted((n) => {
     if (n.kind === 'messages') {
       if (n.messages.length > 0) reconciler.noteMessages(n.instance, Math.max(...n.messages.map((m) => m.timestamp)));
     } else {
       metrics.instanceState(n.instance, n.state === 'open');
+      instanceStates.record(n.instance, n.state, n.statusReason, clock.now());
       if (n.state === 'open') reconciler.onConnectionOpen(n.instance);
     }
   });
@@ -182,6 +226,17 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     chatwootUp: () => [...gates.values()].every((g) => g.state.reason === null),
     rabbitmqUp: amqp ? () => amqp.state === 'connected' : null,
     databaseUp: cachedFor(1000, () => clock.now(), () => ledger.nextDueAt().then(() => true, () => false)),
+  });
+
+  const alerts = buildAlerts(config, {
+    clock,
+    logger: logger.child({ component: 'alerts' }),
+    metrics,
+    oldestPendingReceivedAt: () => ledger.oldestPendingReceivedAt(),
+    counts: ledgerCounts,
+    upstreams: () => [...gates.values()].map((g) => ({ name: g.name, reason: g.state.reason })),
+    instances: () => instanceStates.list(),
+    reconcileRuns: () => ledger.listReconcileRuns(null, 100),
   });
 
   let shuttingDown = false;
@@ -210,11 +265,29 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       ...(amqp ? { rabbitmq: amqp.status() } : {}),
       reconcile: { configured: reconciler.configured },
       delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
+      alerts: { firing: alerts.firing(), queued: alerts.queued() },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
+    chatwoot: { config, clock, notify: () => dispatcher.notify() },
     register: (app) => {
       reconcileApi(app, { reconciler, apiToken: config.apiToken, clock, defaultWindowMs: config.reconcile.windowMs });
       metricsRoute(app, metrics);
+      const trace = { ledger, chatwootFor: (instance: string) => apiFor(instance), evolution: evolution?.http ?? null };
+      traceApi(app, { ...trace, apiToken: config.apiToken });
+      dashboardRoutes(app, {
+        auth: config.dashboard, ledger, clock, logger: logger.child({ component: 'dashboard' }), counts: ledgerCounts, instances: config.instances, trace,
+        reconcile: {
+          configured: reconciler.configured,
+          windowMs: config.reconcile.windowMs,
+          // The dashboard's "reconcile now" is the API's run, over the scheduled window.
+          run: (instance) => reconciler.run({ instance, fromMs: clock.now() - config.reconcile.windowMs, toMs: clock.now(), chat: null, trigger: 'api' }),
+        },
+        status: () => ({
+          paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })),
+          rabbitmq: amqp ? amqp.state : null,
+        }),
+        requeued: () => dispatcher.notify(),
+      });
     },
   });
   const chatwootCalls = () => [...apis.values()].reduce((n, a) => n + a.http.calls, 0);
@@ -222,6 +295,12 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   dispatcher.start();
   amqp?.start();
   reconciler.start();
+  // LID lanes whose fold into the phone's lane had to wait for a lease (ledger/identities.ts).
+  const identityTimer = setInterval(() => {
+    ledger.mergePendingIdentities(clock.now()).catch((error: unknown) => logger.warn({ err: coerceError(error) }, 'folding LID lanes failed; will retry'));
+  }, 5000);
+  identityTimer.unref();
+  alerts.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -236,15 +315,19 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         }
       };
       shuttingDown = true;
+      // First: it reads the ledger and the gates, and an alert in flight is not worth waiting for.
+      await step('alerts', () => alerts.stop());
       // basic.cancel first, then its in-flight deliveries commit and are acked while intake is open.
       if (amqp) await step('rabbitmq', () => amqp.stop(config.shutdownGraceMs));
       // Before HTTP (an API call waits for its run) and intake (a stopping run commits what it found).
+      clearInterval(identityTimer);
       await step('reconcile', () => reconciler.stop());
       await step('http', () => server.close());
       await step('ingest', () => intake.close());
       await step('dispatcher', () => dispatcher.stop());
       await step('chatwoot', () => Promise.all([...apis.values()].map((a) => a.close())));
       if (evolution) await step('evolution', () => evolution.close());
+      if (sender) await step('evolution sender', () => sender.close());
       await step('ledger', () => ledger.close());
       if (errors.length > 0) throw new AggregateError(errors, 'shutdown finished with errors');
     })();
@@ -260,10 +343,25 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     amqp,
     reconciler,
     metrics,
+    alerts,
     chatwootCalls,
     async listen() {
       return server.listen({ host: config.http.host, port: config.http.port });
     },
     stop,
   };
+}
+
+/**
+ * The alert monitor and its sinks. The Chatwoot sink has a client of its own (its own pool): alert
+ * notes never wait behind deliveries, nor count in their calls-per-message figure.
+ */
+function buildAlerts(config: Config, deps: { clock: Clock; logger: Logger; metrics: EvosyncMetrics } & AlertSources): AlertMonitor {
+  const sendTimeoutMs = Math.min(config.delivery.httpTimeoutMs, 10_000);
+  const sinks: AlertSink[] = [];
+  if (config.alerts.webhookUrl) sinks.push(new WebhookSink(config.alerts.webhookUrl, hostname()));
+  const target = config.chatwoot.url ? config.chatwoot : Object.values(config.targets)[0];
+  if (config.alerts.chatwoot && target) sinks.push(new ChatwootSink(new ChatwootApi(target, sendTimeoutMs)));
+  const conditions = new AlertConditions(deps, config.alerts);
+  return new AlertMonitor({ intervalMs: config.alerts.intervalMs, sendTimeoutMs }, { conditions, sinks, clock: deps.clock, logger: deps.logger, metrics: deps.metrics });
 }

@@ -8,6 +8,7 @@ export type {
   EvolutionSimOptions,
   GeneratedChat,
   LidConvention,
+  MediaControl,
   MessageKey,
   MessageKind,
   PublishFaults,

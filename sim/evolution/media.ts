@@ -12,9 +12,18 @@ export function fakeMediaSize(id: string): number {
   return 512 + ((((b[0] ?? 0) << 8) | (b[1] ?? 0)) % 3584);
 }
 
-/** Per-sim media: uploads through the send endpoints are kept, everything else is derived. */
+/** What a getBase64FromMediaMessage call for one message id meets (see MediaStore.downloadFault). */
+export type DownloadFault = { kind: 'expired' } | { kind: 'http'; status: number; remaining: number };
+
+/**
+ * Per-sim media: uploads through the send endpoints are kept, everything else is derived. Tests
+ * may replace a file (`put`), make WhatsApp's CDN forget it (`expire`), or have the endpoint fail a
+ * few times with an HTTP status (`failNext`, a proxy or restart in front of Evolution: Evolution
+ * itself answers every failure of this endpoint with 400).
+ */
 export class MediaStore {
   private readonly uploaded = new Map<string, Buffer>();
+  private readonly faults = new Map<string, DownloadFault>();
 
   bytes(id: string): Buffer {
     return this.uploaded.get(id) ?? derivedBytes(`media:${id}`, fakeMediaSize(id));
@@ -26,6 +35,29 @@ export class MediaStore {
 
   remember(id: string, bytes: Buffer): void {
     this.uploaded.set(id, bytes);
+  }
+
+  put(id: string, bytes: Buffer): void {
+    this.uploaded.set(id, bytes);
+  }
+
+  expire(id: string): void {
+    this.faults.set(id, { kind: 'expired' });
+  }
+
+  failNext(id: string, times: number, status = 502): void {
+    this.faults.set(id, { kind: 'http', status, remaining: times });
+  }
+
+  /** The fault the next download of `id` meets, if any (an HTTP fault is used up as it fires). */
+  downloadFault(id: string): DownloadFault | null {
+    const f = this.faults.get(id);
+    if (!f) return null;
+    if (f.kind === 'http') {
+      if (f.remaining <= 0) return null;
+      f.remaining -= 1;
+    }
+    return f;
   }
 }
 

@@ -49,6 +49,11 @@ export async function createEvolutionSim(opts: EvolutionSimOptions = {}): Promis
     apiKey: ctx.apiKey,
     instanceToken: (instance) => requireInstance(ctx, instance).token,
     instanceId: (instance) => requireInstance(ctx, instance).id,
+    media: {
+      put: (id, bytes) => ctx.media.put(id, bytes),
+      expire: (id) => ctx.media.expire(id),
+      failNext: (id, times, status) => ctx.media.failNext(id, times, status),
+    },
     generate: (spec) => generate(ctx, spec),
     publish: (messages, o) => publish(ctx, messages, o?.concurrency),
     async run(spec, o) {

@@ -182,6 +182,15 @@ export interface SendFaults {
 
 export type ConnectionState = 'open' | 'connecting' | 'close';
 
+export interface MediaControl {
+  /** Serve these bytes for the message id (and send them inline in base64 mode). */
+  put(id: string, bytes: Buffer): void;
+  /** WhatsApp's CDN no longer has the file: Evolution answers 400 "Failed to fetch stream". */
+  expire(id: string): void;
+  /** The next `times` calls for the id fail with `status` before reaching Evolution (default 502). */
+  failNext(id: string, times: number, status?: number): void;
+}
+
 export interface EvolutionSim {
   url: string;
   apiKey: string;
@@ -208,5 +217,7 @@ export interface EvolutionSim {
   remoteEdit(instance: string, keyId: string, text: string): Promise<void>;
   /** extension: Evolution's Instance.id (the `instanceId` in payloads). */
   instanceId(instance: string): string;
+  /** extension: the files getBase64FromMediaMessage serves, and faults of that endpoint (media.ts). */
+  media: MediaControl;
   close(): Promise<void>;
 }

@@ -25,11 +25,19 @@ export interface CwMessage {
 }
 
 export interface NewCwMessage {
+  /** Empty content is left out: a media message without a caption is just its attachment. */
   content: string;
   message_type: 'incoming' | 'outgoing';
   private?: boolean;
   source_id?: string;
   content_attributes?: Record<string, unknown>;
+}
+
+/** A file uploaded with a message as a multipart `attachments[]` part (reference §8). */
+export interface NewCwAttachment {
+  fileName: string;
+  contentType: string;
+  data: Buffer;
 }
 
 export class ChatwootApi {
@@ -77,8 +85,21 @@ export class ChatwootApi {
     return this.http.request<CwConversation>({ method: 'POST', path: `${this.#account}/conversations`, json: body });
   }
 
-  createMessage(conversationId: number, body: NewCwMessage): Promise<Result<CwMessage>> {
-    return this.http.request<CwMessage>({ method: 'POST', path: `${this.#account}/conversations/${conversationId}/messages`, json: body });
+  /**
+   * With attachments the same endpoint takes multipart/form-data: the fields as form fields and
+   * `content_attributes` as a JSON string, which Chatwoot parses (reference §3.4, §8).
+   */
+  createMessage(conversationId: number, body: NewCwMessage, attachments: readonly NewCwAttachment[] = []): Promise<Result<CwMessage>> {
+    const path = `${this.#account}/conversations/${conversationId}/messages`;
+    if (attachments.length === 0) return this.http.request<CwMessage>({ method: 'POST', path, json: body });
+    const fields: [string, string][] = [];
+    if (body.content) fields.push(['content', body.content]);
+    fields.push(['message_type', body.message_type]);
+    if (body.private !== undefined) fields.push(['private', String(body.private)]);
+    if (body.source_id !== undefined) fields.push(['source_id', body.source_id]);
+    if (body.content_attributes) fields.push(['content_attributes', JSON.stringify(body.content_attributes)]);
+    const files = attachments.map((a) => ({ field: 'attachments[]', fileName: a.fileName, contentType: a.contentType, data: a.data }));
+    return this.http.request<CwMessage>({ method: 'POST', path, form: { fields, files } });
   }
 
   /** Messages with id > afterId, ascending, up to 100 per page (Chatwoot's `after` cursor). */

@@ -1,8 +1,16 @@
+import type { ConversationPolicy } from '../config/config.js';
 import type { ChatMessage } from '../domain/message.js';
+import { isLid } from '../evolution/jid.js';
 import type { Clock } from '../lib/clock.js';
 import type { ChatLink, Ledger } from '../ledger/ledger.js';
 import type { Result } from './http.js';
-import type { ChatwootApi, CwContact } from './api.js';
+import type { ChatwootApi, CwContact, CwConversation } from './api.js';
+import { brazilAlternate } from './brazil-phone.js';
+import { filterContactsAny, setContactPhone } from './contact-ops.js';
+import { setConversationStatus } from './conversation-ops.js';
+
+/** Chatwoot's WhatsApp channel: a resolved conversation is left closed and a new one started. */
+const DEFAULT_POLICY: ConversationPolicy = { reopen: false, status: 'open' };
 
 /**
  * Finds or creates the Chatwoot contact and conversation of a WhatsApp chat, and remembers them:
@@ -16,23 +24,34 @@ export class ChatLinks {
   readonly #ledger: Ledger;
   readonly #clock: Clock;
   readonly #checkMs: number;
+  readonly #policy: ConversationPolicy;
   readonly #memory = new Map<string, ChatLink>();
+  /** Contacts created for a bare LID whose phone was since learned and written (once per process). */
+  readonly #phoneSet = new Set<number>();
   /** Links found to point at something deleted in Chatwoot: resolved again from scratch. */
   readonly #stale = new Set<string>();
   /** Chatwoot calls spent on resolution, for the calls-per-message figure. */
   calls = 0;
 
-  constructor(ledger: Ledger, clock: Clock, conversationCheckMs: number) {
+  constructor(ledger: Ledger, clock: Clock, conversationCheckMs: number, policy: ConversationPolicy = DEFAULT_POLICY) {
     this.#ledger = ledger;
     this.#clock = clock;
     this.#checkMs = conversationCheckMs;
+    this.#policy = policy;
   }
 
   /** Returns the link with a usable conversation id, creating whatever is missing. */
   async resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
+    const r = await this.#resolve(api, msg);
+    if (r.ok) await this.#fillPhone(api, r.value, msg);
+    return r;
+  }
+
+  async #resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
     const { accountId, inboxId } = api.target;
     const key = `${msg.instance}\u0000${msg.chat}\u0000${accountId}\u0000${inboxId}`;
     let link = this.#stale.has(key) ? null : (this.#memory.get(key) ?? (await this.#ledger.getChatLink(msg.instance, msg.chat, accountId, inboxId)));
+    if (!link && !this.#stale.has(key)) link = await this.#linkOfOtherAddress(key, msg, accountId, inboxId);
     const now = this.#clock.now();
 
     if (link?.conversationId != null) {
@@ -41,11 +60,14 @@ export class ChatLinks {
         this.#memory.set(key, link);
         return { ok: true, status: 200, value: link };
       }
-      // Re-check now and then: a conversation an agent resolved is not written into again.
+      // Re-check now and then: a conversation an agent resolved is not written into again, unless
+      // the policy is to reopen it.
       this.calls += 1;
       const conv = await api.getConversation(link.conversationId);
       if (!conv.ok && conv.failure.kind !== 'not_found') return conv;
-      if (conv.ok && conv.value.status !== 'resolved') {
+      if (conv.ok && (conv.value.status !== 'resolved' || this.#policy.reopen)) {
+        const reopened = await this.#reopenIfResolved(api, conv.value);
+        if (!reopened.ok) return reopened;
         link = { ...link, conversationCheckedAt: now };
         await this.#remember(key, link);
         return { ok: true, status: 200, value: link };
@@ -79,10 +101,13 @@ export class ChatLinks {
     // The last non-resolved conversation of this contact in our inbox, as Chatwoot's own WhatsApp
     // channel does. Conversations started by another integration (a random contact-inbox source
     // id) count too, which keeps history together when migrating from the built-in integration.
+    // With the reopen policy, the last conversation whatever its status (reopened below).
     const open = (list.ok ? list.value : [])
-      .filter((c) => c.inbox_id === api.target.inboxId && c.status !== 'resolved')
+      .filter((c) => c.inbox_id === api.target.inboxId && (this.#policy.reopen || c.status !== 'resolved'))
       .sort((a, b) => b.id - a.id)[0];
     if (open) {
+      const reopened = await this.#reopenIfResolved(api, open);
+      if (!reopened.ok) return reopened;
       const next = { ...link, conversationId: open.id, conversationCheckedAt: this.#clock.now() };
       await this.#remember(key, next);
       return { ok: true, status: 200, value: next };
@@ -92,7 +117,7 @@ export class ChatLinks {
 
   async #createConversation(api: ChatwootApi, key: string, link: ChatLink): Promise<Result<ChatLink>> {
     this.calls += 1;
-    const created = await api.createConversation({ inbox_id: api.target.inboxId, contact_id: link.contactId, source_id: link.contactSourceId });
+    const created = await api.createConversation({ inbox_id: api.target.inboxId, contact_id: link.contactId, source_id: link.contactSourceId, status: this.#policy.status });
     if (!created.ok) return created;
     const next = { ...link, conversationId: created.value.id, conversationCheckedAt: this.#clock.now() };
     await this.#remember(key, next);
@@ -125,23 +150,68 @@ export class ChatLinks {
   }
 
   /**
-   * Exact look-up by phone when the chat has one, else by identifier (groups, unresolved LIDs).
-   * `thorough` also tries the identifier for phone chats: after a 422, the clash may be on either.
+   * Exact look-up by phone when the chat has one (a Brazilian mobile under both its forms, with
+   * and without the ninth digit, in one request; the form WhatsApp uses is preferred), else by
+   * identifier: the chat's JID and, when known, its LID (a contact another integration, or
+   * evosync before the phone was known, created under the LID). `thorough` also tries the
+   * identifiers for phone chats: after a 422, the clash may be on either.
    */
   async #findContact(api: ChatwootApi, msg: ChatMessage, thorough: boolean): Promise<Result<CwContact | null>> {
     const phone = e164(msg.chatPhone);
     if (phone) {
+      const alternate = e164(brazilAlternate(msg.chatPhone ?? ''));
+      const phones = alternate ? [phone, alternate] : [phone];
       this.calls += 1;
-      const byPhone = await api.filterContacts('phone_number', phone);
+      const byPhone = await filterContactsAny(api, 'phone_number', phones);
       if (!byPhone.ok) return byPhone;
-      const exact = byPhone.value.find((c) => c.phone_number === phone);
+      const exact = phones.map((p) => byPhone.value.find((c) => c.phone_number === p)).find((c) => c !== undefined);
       if (exact) return { ok: true, status: 200, value: exact };
-      if (!thorough) return { ok: true, status: 200, value: null };
+      if (!thorough && !msg.chatLid) return { ok: true, status: 200, value: null };
     }
+    const identifiers = [...new Set([...(phone && !thorough ? [] : [msg.chat]), ...(msg.chatLid ? [msg.chatLid] : [])])];
+    if (identifiers.length === 0) return { ok: true, status: 200, value: null };
     this.calls += 1;
-    const byId = await api.filterContacts('identifier', msg.chat);
+    const byId = await filterContactsAny(api, 'identifier', identifiers);
     if (!byId.ok) return byId;
-    return { ok: true, status: 200, value: byId.value.find((c) => c.identifier === msg.chat) ?? null };
+    const hit = identifiers.map((id) => byId.value.find((c) => c.identifier === id)).find((c) => c !== undefined);
+    return { ok: true, status: 200, value: hit ?? null };
+  }
+
+  /**
+   * A chat without a link of its own may be a person known under their other address: a LID chat
+   * whose lane is being folded into the phone's, or a phone chat first seen by LID. Their link is
+   * theirs: adopted under this chat, so one person stays one contact and one conversation.
+   */
+  async #linkOfOtherAddress(key: string, msg: ChatMessage, accountId: number, inboxId: number): Promise<ChatLink | null> {
+    const pair = msg.chatLid && !isLid(msg.chat) ? { lid: msg.chatLid, phoneJid: msg.chat } : await this.#ledger.identityOf(msg.instance, msg.chat);
+    if (!pair) return null;
+    const other = pair.lid === msg.chat ? pair.phoneJid : pair.lid;
+    const found = await this.#ledger.getChatLink(msg.instance, other, accountId, inboxId);
+    if (!found) return null;
+    const adopted = { ...found, chat: msg.chat };
+    await this.#remember(key, adopted);
+    return adopted;
+  }
+
+  /** With the reopen policy, a resolved conversation is set to the configured status before use. */
+  async #reopenIfResolved(api: ChatwootApi, conv: CwConversation): Promise<Result<unknown>> {
+    if (conv.status !== 'resolved') return { ok: true, status: 200, value: null };
+    this.calls += 1;
+    return setConversationStatus(api, conv.id, this.#policy.status);
+  }
+
+  /**
+   * A contact created while only the LID was known has no phone: once an event names it, it is
+   * written on the contact, so agents see the number and phone look-ups find the contact. Best
+   * effort, once per process: a 422 means another contact has that phone (merge is the agent's call).
+   */
+  async #fillPhone(api: ChatwootApi, link: ChatLink, msg: ChatMessage): Promise<void> {
+    if (!isLid(link.contactSourceId) || this.#phoneSet.has(link.contactId)) return;
+    const phone = e164(msg.chatPhone);
+    if (!phone) return;
+    this.#phoneSet.add(link.contactId);
+    this.calls += 1;
+    await setContactPhone(api, link.contactId, phone);
   }
 
   async #remember(key: string, link: ChatLink): Promise<void> {

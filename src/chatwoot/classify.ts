@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.js';
+
 /**
  * Every Chatwoot call ends in one of these, decided here once so no caller interprets status codes
  * on its own. The distinction that matters most is `unreachable` (the request never left: nothing
@@ -17,6 +19,8 @@ export interface Failure {
   kind: FailureKind;
   status: number | null;
   message: string;
+  /** Registry code to record it under, when not the Chatwoot one its kind implies. */
+  code?: ErrorCode;
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNABORTED_BEFORE_SEND']);

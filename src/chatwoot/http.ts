@@ -1,13 +1,19 @@
 import { Pool } from 'undici';
 import { type Failure, classifyNetworkError, classifyStatus } from './classify.js';
+import { encodeMultipart, type MultipartForm } from './multipart.js';
 
-export type Result<T> = { ok: true; value: T; status: number } | { ok: false; failure: Failure };
+/** A failure answered by the upstream keeps its parsed body, for callers that read error details. */
+export type Result<T> = { ok: true; value: T; status: number } | { ok: false; failure: Failure; body?: unknown };
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   json?: unknown;
+  /** multipart/form-data instead of JSON (Chatwoot attachments). */
+  form?: MultipartForm;
+  /** Larger answers are cut off and fail as `rejected`: a media download must not exhaust memory. */
+  maxResponseBytes?: number;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -45,21 +51,26 @@ export class JsonHttp {
       const s = qs.toString();
       if (s) path += `?${s}`;
     }
+    const multipart = req.form ? encodeMultipart(req.form) : null;
+    const contentType = multipart ? multipart.contentType : req.json !== undefined ? 'application/json' : null;
     try {
       const res = await this.#pool.request({
         method: req.method,
         path,
         headers: {
           accept: 'application/json',
-          ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(contentType ? { 'content-type': contentType } : {}),
           ...this.#headers,
           ...req.headers,
         },
-        body: req.json !== undefined ? JSON.stringify(req.json) : undefined,
+        body: multipart ? multipart.body : req.json !== undefined ? JSON.stringify(req.json) : undefined,
         // The per-request timeout is undici's headers/body timeout; this signal is only shutdown.
         signal: req.signal,
       });
-      const text = await res.body.text();
+      const text = await readText(res.body, req.maxResponseBytes);
+      if (text === null) {
+        return { ok: false, failure: { kind: 'rejected', status: res.statusCode, message: `response larger than ${req.maxResponseBytes} bytes` } };
+      }
       let body: unknown = text;
       if (text && (res.headers['content-type'] ?? '').toString().includes('json')) {
         try {
@@ -69,7 +80,7 @@ export class JsonHttp {
         }
       }
       const failure = classifyStatus(res.statusCode, body);
-      if (failure) return { ok: false, failure };
+      if (failure) return { ok: false, failure, body };
       return { ok: true, value: body as T, status: res.statusCode };
     } catch (error) {
       return { ok: false, failure: classifyNetworkError(error) };
@@ -87,4 +98,20 @@ export class JsonHttp {
     this.#destroyed = true;
     return this.#pool.destroy();
   }
+}
+
+/** The body as text, or null once it passes `limit` bytes (the rest is discarded, not buffered). */
+async function readText(body: AsyncIterable<Buffer> & { text(): Promise<string>; destroy(): unknown }, limit: number | undefined): Promise<string | null> {
+  if (limit === undefined) return body.text();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return null;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

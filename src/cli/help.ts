@@ -16,6 +16,10 @@ Commands:
                    commit the missing ones for delivery (needs EVOLUTION_URL/EVOLUTION_API_KEY).
   check --instance X --since 2h [--chat JID] [--json]
                    Read-only drift report Evolution ↔ ledger ↔ Chatwoot; exit 1 on drift.
+  trace <whatsapp id | chatwoot id> [--json]
+                   The full history of one message: its ledger row (state, attempts, last
+                   error, times, ids on both sides, lane) and the message as Chatwoot and
+                   Evolution hold it; exit 1 when the ledger does not know the id.
   doctor [--instance X] [--json]
                    Check the setup (config, ledger, Evolution key, instances, webhook or
                    RabbitMQ, built-in Chatwoot integration, Chatwoot token and inbox) and

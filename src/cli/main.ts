@@ -54,6 +54,16 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: (line:
         throw error;
       }
     }
+    case 'trace': {
+      const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+      const [id, ...extra] = positionals;
+      if (!id || extra.length > 0) {
+        out('evosync trace: give one WhatsApp message id or Chatwoot message id, e.g. evosync trace 3EB0C431C26A1916C6A2');
+        return { kind: 'done', exitCode: 2 };
+      }
+      const { traceCommand } = await import('./trace.js');
+      return { kind: 'done', exitCode: await traceCommand(env, id, values.json ?? false, out) };
+    }
     case 'doctor': {
       const { values } = parseArgs({ args: rest, options: { instance: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
       const { doctorCommand } = await import('./doctor.js');

@@ -13,6 +13,8 @@ export interface Config {
   evolution: { url: string | null; apiKey: string | null };
   /** Bearer token of the operator API; null = that API refuses every call. */
   apiToken: string | null;
+  /** Dashboard login at `/`; null = the dashboard is off (both variables unset). */
+  dashboard: { user: string; password: string } | null;
   reconcile: { intervalMs: number; windowMs: number; maxWindowMs: number; pageSize: number };
   /** Instances to sync; null = any instance that sends events, delivered to the default target. */
   instances: readonly string[] | null;
@@ -29,11 +31,23 @@ export interface Config {
     leaseMs: number;
     httpTimeoutMs: number;
     conversationCheckMs: number;
+    /** How long an edit or delete waits for the message it refers to before it is skipped. */
+    referenceWaitMs: number;
+    /** Largest media file fetched from Evolution or uploaded to Chatwoot. */
+    mediaMaxBytes: number;
   };
+  /** Which conversation a chat's messages go to (EVOSYNC_CONVERSATION_*). */
+  conversation: ConversationPolicy;
   ingest: { batchMax: number; orderWindowMs: number };
   /** RabbitMQ ingest; null when EVOSYNC_AMQP_URL is unset. */
   amqp: AmqpConfig | null;
   shutdownGraceMs: number;
+  /** How `POST /webhooks/chatwoot` authenticates Chatwoot; with neither, it refuses every call. */
+  chatwootWebhook: { secrets: readonly string[]; token: string | null; signatureWindowS: number };
+  /** Alerts evosync raises itself (see src/alerts/). */
+  alerts: AlertsConfig;
+  /** Chatwoot → WhatsApp. */
+  agentReplies: { signature: boolean; maxAgeMs: number; receiptWaitMs: number };
 }
 
 export interface AmqpConfig {
@@ -47,4 +61,25 @@ export interface AmqpConfig {
   prefetch: number;
   /** Routing keys (wire event names) bound on every exchange. */
   events: readonly string[];
+}
+
+export interface ConversationPolicy {
+  /** Reuse (and reopen) the contact's last conversation even when it is resolved. */
+  reopen: boolean;
+  /** Status of a conversation evosync starts or reopens. */
+  status: 'open' | 'pending';
+}
+
+export interface AlertsConfig {
+  /** Where alerts are POSTed as JSON; null = no webhook. A secret (Slack webhook URLs are). */
+  webhookUrl: string | null;
+  /** Also post alerts as private notes in an "evosync alerts" Chatwoot conversation. */
+  chatwoot: boolean;
+  intervalMs: number;
+  /** Oldest pending message older than this alerts; 0 = off. */
+  backlogAgeMs: number;
+  /** How long a pause or a disconnection must last before it alerts. */
+  afterMs: number;
+  /** A dead-messages alert recovers after this long without a new dead message. */
+  deadQuietMs: number;
 }

@@ -85,6 +85,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
   if ((e.EVOLUTION_URL === undefined) !== (e.EVOLUTION_API_KEY === undefined)) {
     problems.push(`${e.EVOLUTION_URL === undefined ? 'EVOLUTION_URL' : 'EVOLUTION_API_KEY'}: required with ${e.EVOLUTION_URL === undefined ? 'EVOLUTION_API_KEY' : 'EVOLUTION_URL'} (reconciliation needs both)`);
   }
+  // Half a login would leave the dashboard either open or unusable: refuse to start instead.
+  if ((e.EVOSYNC_DASHBOARD_USER === undefined) !== (e.EVOSYNC_DASHBOARD_PASSWORD === undefined)) {
+    const [missing, present] = e.EVOSYNC_DASHBOARD_USER === undefined ? ['EVOSYNC_DASHBOARD_USER', 'EVOSYNC_DASHBOARD_PASSWORD'] : ['EVOSYNC_DASHBOARD_PASSWORD', 'EVOSYNC_DASHBOARD_USER'];
+    problems.push(`${missing}: required with ${present} (the dashboard needs both; unset both to turn it off)`);
+  }
   if (e.EVOSYNC_RECONCILE_WINDOW_MS > e.EVOSYNC_RECONCILE_MAX_WINDOW_MS) {
     problems.push('EVOSYNC_RECONCILE_WINDOW_MS: must not exceed EVOSYNC_RECONCILE_MAX_WINDOW_MS');
   }
@@ -102,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     webhookToken: e.EVOSYNC_WEBHOOK_TOKEN ?? null,
     evolution: { url: e.EVOLUTION_URL ?? null, apiKey: e.EVOLUTION_API_KEY ?? null },
     apiToken: e.EVOSYNC_API_TOKEN ?? null,
+    dashboard: e.EVOSYNC_DASHBOARD_USER && e.EVOSYNC_DASHBOARD_PASSWORD ? { user: e.EVOSYNC_DASHBOARD_USER, password: e.EVOSYNC_DASHBOARD_PASSWORD } : null,
     reconcile: {
       intervalMs: e.EVOSYNC_RECONCILE_INTERVAL_MS,
       windowMs: e.EVOSYNC_RECONCILE_WINDOW_MS,
@@ -126,10 +132,27 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
       leaseMs: e.EVOSYNC_LEASE_MS,
       httpTimeoutMs: e.EVOSYNC_HTTP_TIMEOUT_MS,
       conversationCheckMs: e.EVOSYNC_CONVERSATION_CHECK_MS,
+      referenceWaitMs: e.EVOSYNC_REFERENCE_WAIT_MS,
+      mediaMaxBytes: e.EVOSYNC_MEDIA_MAX_BYTES,
     },
+    conversation: { reopen: e.EVOSYNC_CONVERSATION_REOPEN, status: e.EVOSYNC_CONVERSATION_STATUS },
     ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX, orderWindowMs: e.EVOSYNC_ORDER_WINDOW_MS },
     amqp,
     shutdownGraceMs: e.EVOSYNC_SHUTDOWN_GRACE_MS,
+    chatwootWebhook: {
+      secrets: (e.CHATWOOT_WEBHOOK_SECRET ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      token: e.EVOSYNC_CHATWOOT_WEBHOOK_TOKEN ?? null,
+      signatureWindowS: e.EVOSYNC_CHATWOOT_SIGNATURE_WINDOW_S,
+    },
+    alerts: {
+      webhookUrl: e.EVOSYNC_ALERT_WEBHOOK_URL ?? null,
+      chatwoot: e.EVOSYNC_ALERT_CHATWOOT,
+      intervalMs: e.EVOSYNC_ALERT_INTERVAL_MS,
+      backlogAgeMs: e.EVOSYNC_ALERT_BACKLOG_AGE_MS,
+      afterMs: e.EVOSYNC_ALERT_AFTER_MS,
+      deadQuietMs: e.EVOSYNC_ALERT_DEAD_QUIET_MS,
+    },
+    agentReplies: { signature: e.EVOSYNC_AGENT_SIGNATURE, maxAgeMs: e.EVOSYNC_AGENT_REPLY_MAX_AGE_MS, receiptWaitMs: e.EVOSYNC_RECEIPT_WAIT_MS },
   };
   return deepFreeze(config);
 }

@@ -1,4 +1,6 @@
+import type { AgentDelete, AgentReply, Receipt } from './agent-reply.js';
 import type { ChatMessage, Direction } from './message.js';
+import type { MessageDelete, MessageEdit } from './wa-events.js';
 
 /**
  * Everything a lane carries, in either direction. A lane is one chat's FIFO; besides WhatsApp
@@ -23,7 +25,7 @@ export interface LaneItemBase {
 }
 
 /** Every kind of lane item. A new kind is added here and routed in lanes/route.ts. */
-export type LaneItem = ChatMessage;
+export type LaneItem = ChatMessage | AgentReply | AgentDelete | Receipt | MessageEdit | MessageDelete;
 
 export type LaneEvent = LaneItem['event'];
 

@@ -12,8 +12,17 @@ export interface MediaRef {
   kind: 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker';
   mimetype: string | null;
   fileName: string | null;
-  /** Present only when Evolution sent the file inline (webhook base64 mode). */
-  base64Available: boolean;
+  /** Size WhatsApp declared for the file (`fileLength`), in bytes; null when the payload had none. */
+  sizeBytes?: number | null;
+  /**
+   * The file itself, base64, when Evolution sent it inline (webhook base64 mode). Kept in the
+   * ledger with the message because it may be the only copy: Evolution may not store the message,
+   * and WhatsApp's CDN forgets media after a while. Absent otherwise; the file is then fetched
+   * from Evolution at delivery.
+   */
+  base64?: string;
+  /** Why an inline file was not kept (too big to keep), so delivery can say so if it is not fetched. */
+  inlineDropped?: string;
 }
 
 export interface MessageContent {
@@ -30,6 +39,8 @@ export interface Sender {
   jid: string;
   phone: string | null;
   name: string | null;
+  /** The sender's LID when the event carried one (participant / participantAlt): an identity fact. */
+  lid?: string | null;
 }
 
 export interface ChatMessage {

@@ -1,4 +1,5 @@
 import type { MediaRef, MessageContent } from '../domain/message.js';
+import { base64DecodedBytes, formatBytes, WHATSAPP_MAX_MEDIA_BYTES } from './media-limits.js';
 
 /**
  * Turns a Baileys `message` object (as Evolution emits it) into text a support agent can read.
@@ -64,15 +65,48 @@ export function extractContent(rawMessage: Obj | null | undefined, messageType: 
   if (mediaKind && body) {
     const kind: MediaRef['kind'] = mediaKind === 'audio' && body['ptt'] === true ? 'voice' : mediaKind;
     const caption = str(body['caption']);
-    const fileName = str(body['fileName']) ?? str(body['title']);
-    const media: MediaRef = { kind, mimetype: str(body['mimetype']), fileName, base64Available: typeof message['base64'] === 'string' };
+    const fileName = str(body['fileName']) ?? (kind === 'document' ? str(body['title']) : null);
+    const media: MediaRef = { kind, mimetype: str(body['mimetype']), fileName, sizeBytes: longNumber(body['fileLength']) };
+    keepInline(media, message['base64']);
     return { type, text: caption ?? '', media, quotedId };
   }
 
-  return { type, text: renderSpecial(key, body, message), media: null, quotedId };
+  // A reaction is shown as a reply to the message it reacts to, as Evolution's own integration does.
+  const reactedId = key === 'reactionMessage' ? str(asObj(body?.['key'])?.['id']) : null;
+  return { type, text: renderSpecial(key, body, message), media: null, quotedId: quotedId ?? reactedId };
+}
+
+/**
+ * Keeps the inline file (webhook base64 mode) on the media reference, so it is committed to the
+ * ledger with the message before ingest acknowledges it. Only media messages reach this, so text
+ * pays nothing; the cost is one length check, never a decode.
+ */
+function keepInline(media: MediaRef, base64: unknown): void {
+  if (typeof base64 !== 'string' || base64.length === 0) return;
+  const bytes = base64DecodedBytes(base64);
+  // Nothing larger than WhatsApp's largest media can be genuine, and it would bloat the ledger.
+  if (bytes > WHATSAPP_MAX_MEDIA_BYTES) {
+    media.inlineDropped = `the inline file (${formatBytes(bytes)}) is larger than WhatsApp's largest media (${formatBytes(WHATSAPP_MAX_MEDIA_BYTES)})`;
+    return;
+  }
+  media.base64 = base64;
+}
+
+/** Baileys 64-bit numbers arrive as numbers, decimal strings or protobuf Longs `{low, high}`. */
+function longNumber(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  const o = asObj(v);
+  if (o && typeof o['low'] === 'number' && typeof o['high'] === 'number') return o['high'] * 2 ** 32 + (o['low'] >>> 0);
+  return null;
 }
 
 function renderSpecial(key: string | null, body: Obj | null, message: Obj): string {
+  if (key?.startsWith('pollCreationMessage')) {
+    const options = Array.isArray(body?.['options']) ? (body['options'] as unknown[]) : [];
+    const names = options.map((o) => str(asObj(o)?.['optionName'])).filter(Boolean);
+    return [`📊 Poll: ${str(body?.['name']) ?? ''}`, ...names.map((n) => `• ${n}`)].join('\n');
+  }
   switch (key) {
     case 'locationMessage':
     case 'liveLocationMessage': {
@@ -80,7 +114,8 @@ function renderSpecial(key: string | null, body: Obj | null, message: Obj): stri
       const lng = body?.['degreesLongitude'];
       const name = [str(body?.['name']), str(body?.['address'])].filter(Boolean).join(', ');
       const link = typeof lat === 'number' && typeof lng === 'number' ? `https://maps.google.com/?q=${lat},${lng}` : '';
-      return ['📍 Location', name, link].filter(Boolean).join('\n');
+      const title = key === 'liveLocationMessage' ? '📍 Live location' : '📍 Location';
+      return [title, name, str(body?.['caption']), link].filter(Boolean).join('\n');
     }
     case 'contactMessage':
       return renderContact(body);
@@ -92,30 +127,47 @@ function renderSpecial(key: string | null, body: Obj | null, message: Obj): stri
       const emoji = str(body?.['text']);
       return emoji ? `Reacted ${emoji}` : 'Removed a reaction';
     }
-    case 'pollCreationMessage':
-    case 'pollCreationMessageV2':
-    case 'pollCreationMessageV3': {
-      const options = Array.isArray(body?.['options']) ? (body['options'] as unknown[]) : [];
-      const names = options.map((o) => str(asObj(o)?.['optionName'])).filter(Boolean);
-      return [`📊 Poll: ${str(body?.['name']) ?? ''}`, ...names.map((n) => `• ${n}`)].join('\n');
+    case 'listResponseMessage': {
+      const choice = str(body?.['title']) ?? str(asObj(body?.['singleSelectReply'])?.['selectedRowId']) ?? 'List reply';
+      return [choice, str(body?.['description'])].filter(Boolean).join('\n');
     }
-    case 'listResponseMessage':
-      return str(body?.['title']) ?? str(asObj(body?.['singleSelectReply'])?.['selectedRowId']) ?? 'List reply';
     case 'buttonsResponseMessage':
       return str(body?.['selectedDisplayText']) ?? str(body?.['selectedButtonId']) ?? 'Button reply';
     case 'templateButtonReplyMessage':
-      return str(body?.['selectedDisplayText']) ?? 'Button reply';
+      return str(body?.['selectedDisplayText']) ?? str(body?.['selectedId']) ?? 'Button reply';
     case 'interactiveResponseMessage':
-      return str(asObj(body?.['body'])?.['text']) ?? 'Interactive reply';
+      return str(asObj(body?.['body'])?.['text']) ?? nativeFlowChoice(body) ?? 'Interactive reply';
     case 'listMessage':
     case 'buttonsMessage':
     case 'templateMessage':
     case 'interactiveMessage':
       return str(body?.['description']) ?? str(body?.['contentText']) ?? str(asObj(body?.['body'])?.['text']) ?? `[${key}]`;
+    case 'groupInviteMessage':
+      return [`👥 Group invitation: ${str(body?.['groupName']) ?? 'a group'}`, str(body?.['caption'])].filter(Boolean).join('\n');
+    case 'eventMessage':
+      return [`📅 Event: ${str(body?.['name']) ?? ''}`, str(body?.['description'])].filter(Boolean).join('\n');
+    case 'productMessage': {
+      const product = asObj(body?.['product']);
+      return [`🛍️ Product: ${str(product?.['title']) ?? ''}`, str(product?.['description'])].filter(Boolean).join('\n');
+    }
+    case 'orderMessage':
+      return [`🧾 Order${str(body?.['orderTitle']) ? `: ${str(body?.['orderTitle'])}` : ''}`, str(body?.['message'])].filter(Boolean).join('\n');
     default: {
       const fallback = str(message['conversation']);
       return fallback ?? `[Unsupported WhatsApp message: ${key ?? 'unknown'}]`;
     }
+  }
+}
+
+/** A WhatsApp Flow / native-flow answer carries the choice as a JSON string. */
+function nativeFlowChoice(body: Obj | null): string | null {
+  const params = str(asObj(body?.['nativeFlowResponseMessage'])?.['paramsJson']);
+  if (!params) return null;
+  try {
+    const p = asObj(JSON.parse(params));
+    return str(p?.['title']) ?? str(p?.['description']) ?? str(p?.['id']) ?? params;
+  } catch {
+    return params;
   }
 }
 
@@ -126,7 +178,7 @@ function renderContact(body: Obj | null): string {
   return [`👤 ${name}`, ...phones].join('\n');
 }
 
-/** Text shown in Chatwoot for a media message until its file is attached, or beside the caption. */
+/** How a media message is named in Chatwoot when its file cannot be attached. */
 export function mediaLabel(media: MediaRef): string {
   return `[${MEDIA_LABEL[media.kind]}${media.fileName ? `: ${media.fileName}` : ''}]`;
 }

@@ -2,8 +2,10 @@ import type { LaneItem } from '../domain/lane-item.js';
 import type { ChatMessage, Sender } from '../domain/message.js';
 import type { ErrorCode } from '../errors.js';
 import { extractContent } from './content.js';
+import { normalizeReceipts } from './receipts.js';
 import { wireEventName } from './events.js';
 import { isGroup, isLid, isNonChat, isPhoneJid, normalizePhoneJid, phoneDigits } from './jid.js';
+import { type EventContext, normalizeDeleteEvent, normalizeProtocolEvent, protocolInUpsert } from './normalize-events.js';
 import { ConnectionUpdateSchema, EnvelopeSchema, type MessageRaw, MessageRawSchema } from './payload.js';
 
 /**
@@ -22,6 +24,11 @@ export type Normalized =
 export interface NormalizeOptions {
   /** By-events webhook path segment, which names the event when the body does not. */
   pathEvent?: string;
+  /**
+   * When the event was received (default: now). Edits and deletes are placed in their lane at this
+   * time (see normalize-events.ts); everything else is ordered by WhatsApp's own timestamps.
+   */
+  nowMs?: number;
 }
 
 export function normalizeEnvelope(body: unknown, opts: NormalizeOptions = {}): Normalized {
@@ -34,10 +41,19 @@ export function normalizeEnvelope(body: unknown, opts: NormalizeOptions = {}): N
   if (!event) {
     return { kind: 'ignored', instance, event: env.data.event, reason: `unknown event "${env.data.event}"` };
   }
+  const ctx: EventContext = { instance, ownJid: env.data.sender ?? null, nowMs: opts.nowMs ?? Date.now() };
   switch (event) {
     case 'messages.upsert':
     case 'send.message':
-      return normalizeMessages(instance, event, env.data.data);
+      return normalizeMessages(ctx, event, env.data.data);
+    case 'messages.edited':
+    case 'send.message.update':
+    case 'messages.delete': {
+      const r = event === 'messages.delete' ? normalizeDeleteEvent(ctx, env.data.data) : normalizeProtocolEvent(ctx, env.data.data);
+      if ('refused' in r) return { kind: 'refused', code: 'PAYLOAD_INVALID', reason: `${event} data: ${r.refused}`, instance, event };
+      return { kind: 'messages', instance, event, messages: r.items, skipped: r.skipped };
+    }
+    case 'messages.update': return normalizeReceipts(instance, env.data.data, ctx.nowMs);
     case 'connection.update': {
       const c = ConnectionUpdateSchema.safeParse(env.data.data);
       if (!c.success) return { kind: 'refused', code: 'PAYLOAD_INVALID', reason: `connection.update: ${describe(c.error.issues)}`, instance, event };
@@ -48,10 +64,11 @@ export function normalizeEnvelope(body: unknown, opts: NormalizeOptions = {}): N
   }
 }
 
-function normalizeMessages(instance: string, event: 'messages.upsert' | 'send.message', data: unknown): Normalized {
+function normalizeMessages(ctx: EventContext, event: 'messages.upsert' | 'send.message', data: unknown): Normalized {
+  const instance = ctx.instance;
   const items = Array.isArray(data) ? data : [data];
   if (items.length === 0) return { kind: 'ignored', instance, event, reason: 'empty data' };
-  const messages: ChatMessage[] = [];
+  const messages: LaneItem[] = [];
   const skipped: { waId: string; reason: string }[] = [];
   for (const [i, item] of items.entries()) {
     const parsed = MessageRawSchema.safeParse(item);
@@ -59,7 +76,9 @@ function normalizeMessages(instance: string, event: 'messages.upsert' | 'send.me
       // One bad item refuses the whole event: a partial write would ack what was not stored.
       return { kind: 'refused', code: 'PAYLOAD_INVALID', reason: `${event} data${items.length > 1 ? `[${i}]` : ''}: ${describe(parsed.error.issues)}`, instance, event };
     }
-    const result = toChatMessage(instance, event, parsed.data);
+    // Evolution emits edits and revokes as MESSAGES_EDITED, never as an upsert (reference §2.1);
+    // other sources and older versions may, and then the outer key even names the chat.
+    const result = (isNonChat(parsed.data.key.remoteJid) ? null : protocolInUpsert(ctx, parsed.data)) ?? toChatMessage(instance, event, parsed.data);
     if ('skip' in result) skipped.push({ waId: parsed.data.key.id, reason: result.skip });
     else messages.push(result);
   }
@@ -71,7 +90,7 @@ function toChatMessage(instance: string, event: 'messages.upsert' | 'send.messag
   if (isNonChat(key.remoteJid)) return { skip: `not a customer chat (${key.remoteJid})` };
   const message = raw.message ?? null;
   if (!message || Object.keys(message).length === 0) return { skip: 'no message content (stub or decrypt failure)' };
-  if ('protocolMessage' in message) return { skip: 'protocol message (edit/revoke arrives as its own event)' };
+  if ('protocolMessage' in message) return { skip: 'protocol message of no synced type' };
 
   const chat = resolveChat(key);
   const group = isGroup(key.remoteJid);
@@ -112,11 +131,12 @@ export function resolveChat(key: MessageRaw['key']): { chat: string; phone: stri
 }
 
 function resolveSender(key: MessageRaw['key'], pushName: string | null): Sender | null {
-  const ids = [key.participant, key.participantAlt].filter((j): j is string => !!j);
+  // participantPn: the 2.3.2–2.3.4 name of the alternate (Baileys 7 rc.3).
+  const ids = [key.participant, key.participantAlt, key.participantPn].filter((j): j is string => !!j);
   if (ids.length === 0) return null;
   const phoneJid = ids.find(isPhoneJid);
   const jid = phoneJid ? normalizePhoneJid(phoneJid) : (ids[0] as string);
-  return { jid, phone: phoneJid ? phoneDigits(phoneJid) : null, name: key.fromMe ? null : pushName };
+  return { jid, phone: phoneJid ? phoneDigits(phoneJid) : null, name: key.fromMe ? null : pushName, lid: ids.find(isLid) ?? null };
 }
 
 function describe(issues: readonly { path: PropertyKey[]; message: string }[]): string {

@@ -23,6 +23,8 @@ export const MessageKeySchema = z.looseObject({
   addressingMode: z.string().nullish(),
   senderPn: z.string().nullish(),
   previousRemoteJid: z.string().nullish(),
+  /** 2.3.2–2.3.4 (Baileys 7 rc.3): a group sender's phone, before it was named participantAlt. */
+  participantPn: z.string().nullish(),
 });
 
 export const MessageRawSchema = z.looseObject({
@@ -54,4 +56,32 @@ export const ConnectionUpdateSchema = z.looseObject({
   state: z.string(),
   statusReason: z.number().nullish(),
   wuid: z.string().nullish(),
+});
+
+/**
+ * A protocolMessage as MESSAGES_EDITED / SEND_MESSAGE_UPDATE carry it (reference §2.1 step 3, §2.5):
+ * the proto instance JSON.stringify'd, so the type is an enum NAME and timestampMs a string, though
+ * a plain object with the numeric enum is accepted too. Its key is written from the sender's side.
+ */
+export const ProtocolMessageSchema = z.looseObject({
+  key: z.looseObject({
+    id: z.string().min(1).max(256),
+    remoteJid: z.string().max(256).nullish(),
+    fromMe: z.boolean().nullish(),
+    participant: z.string().nullish(),
+  }),
+  type: z.union([z.string(), z.number()]).nullish(),
+  editedMessage: z.record(z.string(), z.unknown()).nullish(),
+  timestampMs: Timestamp.nullish(),
+});
+export type ProtocolMessage = z.infer<typeof ProtocolMessageSchema>;
+
+/**
+ * MESSAGES_DELETE (reference §2.4): a remote revoke carries the Baileys key itself (2.4 adds
+ * `status: 'DELETED'`); a delete through the API carries the whole stored row, key inside.
+ */
+export const DeletedRowSchema = z.looseObject({
+  key: MessageKeySchema,
+  messageTimestamp: Timestamp.nullish(),
+  status: z.string().nullish(),
 });

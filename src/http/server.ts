@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../lib/logger.js';
+import { chatwootWebhook, type ChatwootWebhookOptions } from '../ingest/chatwoot-webhook.js';
 import { evolutionWebhook } from '../ingest/evolution-webhook.js';
 import type { Intake } from '../ingest/intake.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -14,6 +15,8 @@ export interface ServerDeps {
   /** Readiness: null when ready, else what is not. */
   readiness(): Promise<string | null>;
   stats(): Promise<Record<string, unknown>>;
+  /** `POST /webhooks/chatwoot` (agent replies); absent = no such route. */
+  chatwoot?: Pick<ChatwootWebhookOptions, 'config' | 'clock' | 'notify'>;
   /** Further routes (the operator API), registered with the same body parsing. */
   register?: (app: FastifyInstance) => void;
 }
@@ -31,6 +34,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   evolutionWebhook(app, { intake: deps.intake, token: deps.webhookToken, isShuttingDown: deps.isShuttingDown });
+  if (deps.chatwoot) chatwootWebhook(app, { ...deps.chatwoot, intake: deps.intake, ledger: deps.ledger, isShuttingDown: deps.isShuttingDown });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -179,11 +179,15 @@ export class Dispatcher {
     let suspect = lane.suspect;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
+      const startedAt = clock.now();
       const outcome = await this.#handle(head, { ...lane, suspect });
       const now = clock.now();
       const keep = this.#state === 'running' ? now + leaseMs : null;
       const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
       if (outcome.state === 'delivered') this.delivered += 1;
+      // Handlers log their own deliveries, retries and deaths with the upstream's details; a skip
+      // is decided by rules, not by an upstream, so the lane states it once for every handler.
+      else if (outcome.state === 'skipped') this.#deps.logger.debug({ messageId: head.id, waId: head.waId, instance: head.instance, chat: head.chat, attempt: head.attempts + 1, durationMs: now - startedAt, reason: outcome.reason }, 'message skipped');
       this.#deps.metrics?.outcome(head.direction, outcomeLabel(outcome), outcome.state === 'delivered' ? now - head.receivedAt : null);
       suspect = false;
       if (!result.leaseHeld) return;

@@ -29,7 +29,7 @@ const CODE: Record<FailureKind, ErrorCode> = {
 };
 
 export function failureOutcome(row: LedgerMessage, rawFailure: Failure, maybeSent: boolean, verdict: GateVerdict, pausedUntil: number, now: number, policy: RetryPolicy): CompletionOutcome {
-  const failure = { ...rawFailure, message: `${CODE[rawFailure.kind]}: ${rawFailure.message}` };
+  const failure = { ...rawFailure, message: `${rawFailure.code ?? CODE[rawFailure.kind]}: ${rawFailure.message}` };
   if (verdict === 'paused') {
     return { state: 'retry', error: failure.message, nextAttemptAt: Math.max(pausedUntil, now + 50), countAttempt: false, maybeSent };
   }

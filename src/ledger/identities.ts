@@ -1,7 +1,8 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import { laneKeyOf, type LaneKeyLookup } from '../identity/canonical-chat.js';
 import { type IdentityPair, pairsOf } from '../identity/pairs.js';
-import { phoneDigits } from '../evolution/jid.js';
+import { isMessageEvent } from '../domain/wa-events.js';
+import { isLid, phoneDigits } from '../evolution/jid.js';
 import type { Dialect } from './connect.js';
 import type { IdentityRecord, LearnResult, NewMessage } from './ledger.js';
 import type { Database } from './schema.js';
@@ -39,6 +40,7 @@ export class Identities {
    * is durable: a rolled-back fold must be tried again).
    */
   async prepare(trx: Transaction<Database>, rows: NewMessage[], nowMs: number): Promise<{ rows: NewMessage[]; afterCommit: () => void }> {
+    if (!this.needsLookup(rows)) return { rows, afterCommit: () => {} };
     const settledNow: [string, string][] = [];
     const seen = new Set<string>();
     for (const r of rows) {
@@ -57,6 +59,18 @@ export class Identities {
       out.push(message === r.message ? r : { ...r, message });
     }
     return { rows: out, afterCommit: () => settledNow.forEach(([k, v]) => this.#settled.set(k, v)) };
+  }
+
+  /**
+   * Whether any row needs the identity table: a pair not yet settled, a LID-keyed chat, or an
+   * event about another message. Most batches (phone chats, known pairs) need nothing.
+   */
+  needsLookup(rows: NewMessage[]): boolean {
+    return rows.some((r) => {
+      const m = r.message;
+      if (isMessageEvent(m) || isLid(m.chat)) return true;
+      return pairsOf(m).some((p) => this.#settled.get(`${m.instance}\u0000${p.lid}`) !== p.phoneJid);
+    });
   }
 
   /**

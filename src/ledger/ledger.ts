@@ -156,6 +156,50 @@ export interface ReconcileRun {
   durationMs: number;
 }
 
+/** One minute of one instance's traffic, for the dashboard's chart. */
+export interface ThroughputBucket {
+  instance: string;
+  /** Start of the minute, epoch ms. */
+  minuteAt: number;
+  /** Messages committed to the ledger in this minute (either direction). */
+  received: number;
+  /** Messages delivered in this minute. */
+  delivered: number;
+  /** Sum and maximum of received → delivered over the messages delivered in this minute. */
+  lagMsSum: number;
+  lagMsMax: number;
+}
+
+/** An Evolution instance's last known connection state (`connection.update`). */
+export interface InstanceStateRecord {
+  instance: string;
+  state: string;
+  statusReason: number | null;
+  updatedAt: number;
+}
+
+export interface InstanceBacklog {
+  instance: string;
+  pending: number;
+  dead: number;
+}
+
+/** What an operator may look a message up by; the fields given are OR-ed. */
+export interface MessageSearch {
+  /** A WhatsApp message id (also matches an agent reply sent as that id). */
+  waId?: string;
+  /** A Chatwoot message id (delivered messages, and agent replies). */
+  cwMessageId?: number;
+  /** A Chatwoot conversation id: the latest messages of the chats linked to it. */
+  cwConversationId?: number;
+  /** A chat JID: its latest messages. */
+  chat?: string;
+  limit: number;
+}
+
+/** The reason a discarded message keeps (state `skipped`), so the decision stays visible. */
+export const DISCARDED_BY_OPERATOR = 'discarded by operator';
+
 export interface Ledger {
   readonly dialect: 'sqlite' | 'postgres';
   /** Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors. */
@@ -204,6 +248,18 @@ export interface Ledger {
   listRefused(limit: number): Promise<(RefusedInput & { id: number })[]>;
   /** Operator action: put a dead message back in its lane for another round of attempts. */
   retryDead(messageId: number, nowMs: number): Promise<boolean>;
+  /**
+   * Operator action: give up on a dead message for good. It becomes `skipped` with the reason
+   * "discarded by operator" (its last error kept after it), and its chat moves on (policy hold).
+   */
+  discardDead(messageId: number, nowMs: number): Promise<boolean>;
+  /** Dashboard: received and delivered per minute and instance since `fromMs` (index range scans). */
+  throughputSince(fromMs: number): Promise<ThroughputBucket[]>;
+  instanceStates(): Promise<InstanceStateRecord[]>;
+  /** Pending and dead messages per instance. */
+  backlogByInstance(): Promise<InstanceBacklog[]>;
+  /** Newest first; every lookup uses an index. */
+  searchMessages(q: MessageSearch): Promise<LedgerMessage[]>;
   /** Which of these WhatsApp ids the ledger holds for the instance (one query per few hundred ids). */
   existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>>;
   recordReconcileRun(run: ReconcileRun): Promise<void>;

@@ -147,6 +147,17 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`create index identities_unmerged on identities (instance) where merged_at is null`.execute(db);
       },
     },
+    '0006_dashboard_times': {
+      // The dashboard charts the last hour from received_at and delivered_at, and trace finds a
+      // message by its Chatwoot id: without these, each of those reads walks the whole table.
+      // Covering indexes, so a chart is an index range scan; the delivered and Chatwoot ones are
+      // partial, so ingest (every row starts undelivered) pays only for the received_at one.
+      async up(db: Kysely<unknown>) {
+        await sql`create index messages_received_at on messages (received_at, instance)`.execute(db);
+        await sql`create index messages_delivered_at on messages (delivered_at, instance, received_at) where delivered_at is not null`.execute(db);
+        await sql`create index messages_cw_message_id on messages (cw_message_id) where cw_message_id is not null`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,9 +1,12 @@
 import { type Kysely, Migrator, type Selectable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
 import type {
-  ChatLink, ClaimedLane, Completion, CompletionResult, InsertResult, KnownWaId, Ledger, LedgerCounts, LedgerMessage,
+  ChatLink, ClaimedLane, Completion, CompletionResult, IdentityRecord, InsertResult, KnownWaId, LearnResult, Ledger, LedgerCounts, LedgerMessage,
   MessageQuery, MessageState, NewMessage, ReconcileRun, RefusedInput,
 } from './ledger.js';
+import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBucket } from './ledger.js';
+import * as operator from './operator-queries.js';
+import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
 import { SqliteBatches } from './sqlite-batch.js';
 import { Statements } from './statements.js';
@@ -35,6 +38,7 @@ export class SqlLedger implements Ledger {
   readonly #stmts: Statements;
   /** SQLite's synchronous hot paths (null on PostgreSQL). */
   readonly #batches: SqliteBatches | null;
+  readonly #identities: Identities;
 
   constructor(conn: Connection) {
     this.#conn = conn;
@@ -42,18 +46,35 @@ export class SqlLedger implements Ledger {
     this.dialect = conn.dialect;
     this.#stmts = new Statements(conn.dialect);
     this.#batches = conn.sqlite ? new SqliteBatches(conn.sqlite, conn.db, this.#stmts) : null;
+    this.#identities = new Identities(conn.dialect);
   }
 
   async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
     if (rows.length === 0) return [];
     const batches = this.#batches;
-    if (batches) return withRetry(() => batches.insert(rows, nowMs, dueAtMs));
+    if (batches) {
+      // SQLite: one process, one ingest batch at a time, so learning identities (and choosing
+      // lanes) just before the synchronous insert sees the same ledger the insert writes to.
+      let ready = rows;
+      if (this.#identities.needsLookup(rows)) {
+        const prepared = await withRetry(() => this.#db.transaction().execute((trx) => this.#identities.prepare(trx, rows, nowMs)));
+        prepared.afterCommit();
+        ready = prepared.rows;
+      }
+      return withRetry(() => batches.insert(ready, nowMs, dueAtMs));
+    }
     return withRetry(() => this.#insert(rows, nowMs, dueAtMs));
   }
 
   /** PostgreSQL: set-based chunks (SQLite takes the synchronous path in sqlite-batch.ts). */
-  #insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
-    return this.#db.transaction().execute(async (trx) => {
+  async #insert(original: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
+    let afterCommit = () => {};
+    const results = await this.#db.transaction().execute(async (trx) => {
+      // Identities are learned and lanes chosen in the transaction that stores the items (see
+      // identities.ts): a fold and the items it concerns commit together or not at all.
+      const prepared = await this.#identities.prepare(trx, original, nowMs);
+      afterCommit = prepared.afterCommit;
+      const rows = prepared.rows;
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
       const newRows = rows.map((r) => toRow(r, nowMs, dueAtMs));
@@ -83,6 +104,8 @@ export class SqlLedger implements Ledger {
         return 'duplicate';
       });
     });
+    afterCommit();
+    return results;
   }
 
   async recordRefused(rows: RefusedInput[]): Promise<void> {
@@ -388,6 +411,26 @@ export class SqlLedger implements Ledger {
     });
   }
 
+  discardDead(messageId: number, nowMs: number): Promise<boolean> {
+    return operator.discardDead(this.#db, messageId, nowMs);
+  }
+
+  throughputSince(fromMs: number): Promise<ThroughputBucket[]> {
+    return operator.throughputSince(this.#db, fromMs);
+  }
+
+  instanceStates(): Promise<InstanceStateRecord[]> {
+    return operator.instanceStates(this.#db);
+  }
+
+  backlogByInstance(): Promise<InstanceBacklog[]> {
+    return operator.backlogByInstance(this.#db);
+  }
+
+  searchMessages(q: MessageSearch): Promise<LedgerMessage[]> {
+    return operator.searchMessages(this.#db, q);
+  }
+
   async existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>> {
     const out = new Map<string, KnownWaId>();
     const unique = [...new Set(waIds)];
@@ -473,6 +516,22 @@ export class SqlLedger implements Ledger {
       .orderBy('updated_at', 'desc')
       .executeTakeFirst();
     return r ? this.getChatLink(r.instance, r.chat, accountId, inboxId) : null;
+  }
+
+  async learnIdentity(instance: string, lid: string, phoneJid: string, nowMs: number): Promise<LearnResult> {
+    return withRetry(() => this.#db.transaction().execute((trx) => this.#identities.learn(trx, instance, { lid, phoneJid }, nowMs)));
+  }
+
+  identityOf(instance: string, jid: string): Promise<IdentityRecord | null> {
+    return this.#identities.identityOf(this.#db, instance, jid);
+  }
+
+  listIdentities(instance: string): Promise<IdentityRecord[]> {
+    return this.#identities.list(this.#db, instance);
+  }
+
+  mergePendingIdentities(nowMs: number): Promise<number> {
+    return this.#identities.mergePending(this.#db, nowMs);
   }
 
   close(): Promise<void> {

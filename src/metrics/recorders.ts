@@ -31,7 +31,15 @@ export interface InstanceRecorder {
   instanceState(instance: string, connected: boolean): void;
 }
 
-export type Recorders = IngestRecorder & DeliveryRecorder & ReconcileRecorder & InstanceRecorder;
+/** Alert kinds and sinks are fixed sets (see src/alerts/); an alert's key (instance, upstream) is never a label. */
+export interface AlertRecorder {
+  alertFired(alert: string): void;
+  alertRecovered(alert: string): void;
+  /** One failed attempt to send one alert to a sink (webhook, chatwoot); it is retried next tick. */
+  alertSendFailed(sink: string): void;
+}
+
+export type Recorders = IngestRecorder & DeliveryRecorder & ReconcileRecorder & InstanceRecorder & AlertRecorder;
 
 /** For the parts built outside the service (CLI reconcile, tests): records nothing. */
 export const noMetrics: Recorders = {
@@ -43,4 +51,7 @@ export const noMetrics: Recorders = {
   lookup() {},
   reconcileRun() {},
   instanceState() {},
+  alertFired() {},
+  alertRecovered() {},
+  alertSendFailed() {},
 };

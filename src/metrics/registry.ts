@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Direction, IngestSource } from '../domain/message.js';
 import type { LedgerCounts } from '../ledger/ledger.js';
+import { ALERT_KINDS, ALERT_SINKS } from '../alerts/kinds.js';
 import type { DeliveryOutcome, Recorders } from './recorders.js';
 
 /** Read at scrape time only; the ledger reads must already be cached (see `cachedFor`). */
@@ -42,6 +43,10 @@ export class EvosyncMetrics implements Recorders {
   readonly #reconcileRuns: Counter<'trigger' | 'result'>;
   readonly #repaired: Counter;
   readonly #instanceConnected: Gauge<'instance'>;
+  readonly #alertsFired: Counter<'alert'>;
+  readonly #alertsRecovered: Counter<'alert'>;
+  readonly #alertsFiring: Gauge<'alert'>;
+  readonly #alertSendFailures: Counter<'sink'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -58,11 +63,22 @@ export class EvosyncMetrics implements Recorders {
     this.#repaired = new Counter({ name: 'evosync_reconcile_repaired_total', help: 'Messages reconciliation found missing from the ledger and fed into delivery.', registers });
     this.#instanceConnected = new Gauge({ name: 'evosync_instance_connected', help: '1 when the instance last reported connection state open, else 0.', labelNames: ['instance'], registers });
 
+    this.#alertsFired = new Counter({ name: 'evosync_alerts_fired_total', help: 'Alerts raised by evosync itself, by kind (once per incident).', labelNames: ['alert'], registers });
+    this.#alertsRecovered = new Counter({ name: 'evosync_alerts_recovered_total', help: 'Alerts evosync reported as recovered, by kind.', labelNames: ['alert'], registers });
+    this.#alertsFiring = new Gauge({ name: 'evosync_alerts_firing', help: 'Alerts firing now, by kind.', labelNames: ['alert'], registers });
+    this.#alertSendFailures = new Counter({ name: 'evosync_alert_send_failures_total', help: 'Failed attempts to send an alert to a sink (webhook, chatwoot); each is retried on the next evaluation.', labelNames: ['sink'], registers });
+
     // Series that exist from the start, so increase() sees the first dead message or look-up
     // (a series born at 1 has no increase to show).
     for (const outcome of ['delivered', 'retry', 'paused', 'dead', 'skipped'] as const) this.#deliveries.inc({ direction: 'to_chatwoot', outcome }, 0);
     this.#attempts.inc({ direction: 'to_chatwoot' }, 0);
     for (const result of ['found', 'not_found'] as const) this.#lookups.inc({ result }, 0);
+    for (const alert of ALERT_KINDS) {
+      this.#alertsFired.inc({ alert }, 0);
+      this.#alertsRecovered.inc({ alert }, 0);
+      this.#alertsFiring.set({ alert }, 0);
+    }
+    for (const sink of ALERT_SINKS) this.#alertSendFailures.inc({ sink }, 0);
 
     const sources = () => this.#sources;
     const messages: Gauge<'state'> = new Gauge({
@@ -153,6 +169,20 @@ export class EvosyncMetrics implements Recorders {
 
   instanceState(instance: string, connected: boolean): void {
     this.#instanceConnected.set({ instance }, connected ? 1 : 0);
+  }
+
+  alertFired(alert: string): void {
+    this.#alertsFired.inc({ alert });
+    this.#alertsFiring.inc({ alert });
+  }
+
+  alertRecovered(alert: string): void {
+    this.#alertsRecovered.inc({ alert });
+    this.#alertsFiring.dec({ alert });
+  }
+
+  alertSendFailed(sink: string): void {
+    this.#alertSendFailures.inc({ sink });
   }
 
   /** The text exposition of everything registered, and its content type. */

@@ -1,3 +1,4 @@
+import { isChatMessage } from '../domain/lane-item.js';
 import type { ChatMessage } from '../domain/message.js';
 import type { EvolutionClient, StoredRecord } from '../evolution/client.js';
 import { normalizeEnvelope } from '../evolution/normalize.js';
@@ -31,15 +32,24 @@ export interface StoredPage {
  * same code guarantees the same canonical chat as the event that was — or was not — received.
  */
 export async function* storedPages(client: EvolutionClient, w: StoredWindow, shouldStop: () => boolean = () => false): AsyncGenerator<StoredPage> {
-  for (let page = 1; ; page++) {
-    if (shouldStop()) throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
-    const r = await client.findMessages(w.instance, { gte: w.fromMs, lte: w.toMs, page, pageSize: w.pageSize });
+  const fetchPage = (page: number) => client.findMessages(w.instance, { gte: w.fromMs, lte: w.toMs, page, pageSize: w.pageSize });
+  // One page is always being fetched while the caller compares the previous one: Evolution
+  // answering and the ledger look-up overlap instead of taking turns. Two pages in memory at most.
+  let next: ReturnType<typeof fetchPage> | null = fetchPage(1);
+  for (let page = 1; next; page++) {
+    if (shouldStop()) {
+      void next.catch(() => {});
+      throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
+    }
+    const r = await next;
+    next = null;
     if (!r.ok) throw new ReconcileError('EVOLUTION_FAILED', `findMessages page ${page}: ${r.failure.kind}: ${r.failure.message}`);
     const { records, total } = r.value;
-    yield { page, total, ...normalizeRecords(w.instance, records, w.chat) };
     // Pages are counted from the newest row: rows arriving meanwhile inside the window only push
     // rows later (seen twice, harmless); the window end is fixed, so newer traffic does not shift.
-    if (records.length < w.pageSize || page * w.pageSize >= total) return;
+    const last = records.length < w.pageSize || page * w.pageSize >= total;
+    if (!last) next = fetchPage(page + 1);
+    yield { page, total, ...normalizeRecords(w.instance, records, w.chat) };
   }
 }
 
@@ -56,7 +66,7 @@ export function normalizeRecords(instance: string, records: readonly StoredRecor
     const n = normalizeEnvelope({ event: 'messages.upsert', instance, data: record });
     if (n.kind === 'messages') {
       skipped += n.skipped.length;
-      for (const message of n.messages) if (chat === null || message.chat === chat) messages.push({ message, record });
+      for (const message of n.messages) if (isChatMessage(message) && (chat === null || message.chat === chat)) messages.push({ message, record });
     } else if (n.kind === 'refused') {
       unusable.push({ id: typeof record?.key?.id === 'string' ? record.key.id : null, reason: n.reason });
     } else {

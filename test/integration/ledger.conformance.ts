@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/ledger/connect.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import type { ChatMessage } from '../../src/domain/message.js';
 import { chatMessage } from '../helpers/fixtures.js';
+import { agentReplyConformance } from './ledger.agent-replies.conformance.js';
+import { identityConformance } from './ledger.identity.conformance.js';
+import { operatorConformance } from './ledger.operator.conformance.js';
 
 /**
  * One behaviour, two backends: this suite runs unchanged against SQLite and PostgreSQL, so the
@@ -38,7 +42,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect(await ledger.insertMessages([{ message: other, direction: 'to_chatwoot', source: 'webhook' }], now)).toEqual(['inserted']);
       const rows = await ledger.listMessages({ chat: 'c1@s.whatsapp.net', instance: 'inst1' });
       expect(rows.map((r) => r.waId)).toEqual([a.waId, b.waId]);
-      expect(rows[0]?.message.content.text).toBe(a.content.text);
+      expect((rows[0]?.message as ChatMessage | undefined)?.content.text).toBe(a.content.text);
     });
 
     it('orders a lane by WhatsApp time then arrival, and hands it to one owner at a time', async () => {
@@ -281,5 +285,9 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect(await ledger.oldestPendingReceivedAt()).toBe(before);
       await ledger.releaseLanes('AGE');
     });
+
+    identityConformance(() => ledger);
+    operatorConformance(() => ledger);
+    agentReplyConformance(() => ledger);
   });
 }

@@ -1,3 +1,4 @@
+import type { ChatMessage } from '../../src/domain/message.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEvosync, type Evosync } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -34,7 +35,7 @@ describe('POST /webhooks/evolution', () => {
     const r1 = await post(upsert('M1'));
     expect(r1.statusCode).toBe(200);
     expect(r1.json()).toEqual({ accepted: 1, duplicates: 0, skipped: 0 });
-    expect((await a.ledger.getMessage('inst1', 'M1'))?.message.content.text).toBe('text M1');
+    expect(((await a.ledger.getMessage('inst1', 'M1'))?.message as ChatMessage | undefined)?.content.text).toBe('text M1');
     const r2 = await post(upsert('M1'));
     expect(r2.json()).toEqual({ accepted: 0, duplicates: 1, skipped: 0 });
     // by-events mode: the path names the event

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/domain/message.js';
 import { normalizeEnvelope } from '../../src/evolution/normalize.js';
 
 const envelope = (event: string, data: unknown, extra: Record<string, unknown> = {}) => ({
@@ -16,7 +17,7 @@ function one(body: unknown) {
   const n = normalizeEnvelope(body);
   if (n.kind !== 'messages') throw new Error(`expected messages, got ${JSON.stringify(n)}`);
   expect(n.messages).toHaveLength(1);
-  return n.messages[0]!;
+  return n.messages[0] as ChatMessage;
 }
 
 describe('normalizeEnvelope: text in all its forms', () => {

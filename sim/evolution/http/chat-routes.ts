@@ -12,7 +12,7 @@ import { MEDIA_TYPES, mimeExtension } from '../media.js';
 import { apiDeletePayload, protocolMessagePayload } from '../message-raw.js';
 import type { MessageKey } from '../types.js';
 import { createJid, isGroupJid, messageId } from '../wa-ids.js';
-import { badRequest, EvoError, internal, notFound } from './errors.js';
+import { badRequest, EvoError, internal, notFound, plainError } from './errors.js';
 import { bodyOf, route } from './server.js';
 import { validateBody } from './validate.js';
 
@@ -29,6 +29,9 @@ function getBase64(ctx: SimContext, inst: InstanceState, body: Json): Json {
   const m = body['message'] as Json | undefined;
   const key = (m?.['key'] ?? {}) as { id?: string };
   let keyId = key.id;
+  // A proxy or restart in front of Evolution: fails before Evolution sees the request.
+  const early = keyId ? ctx.media.downloadFault(keyId) : null;
+  if (early?.kind === 'http') throw plainError(`HTTP ${early.status} from the proxy`, early.status);
   let message: Json;
   const given = m?.['message'] as Json | undefined;
   if (given) message = given;
@@ -46,6 +49,8 @@ function getBase64(ctx: SimContext, inst: InstanceState, body: Json): Json {
   const mediaType = MEDIA_TYPES.find((t) => message?.[t]);
   if (!mediaType) throw badRequest('The message is not of the media type');
   const media = message[mediaType] as Json;
+  // Baileys' download error (a Boom), as Evolution's catch-all turns it into a 400.
+  if (early?.kind === 'expired') throw badRequest(`Error: Failed to fetch stream from https://mmg.whatsapp.net${String(media['directPath'] ?? '')}`);
   const bytes = ctx.media.bytes(keyId ?? '');
   const mimetype = media['mimetype'] as string | undefined;
   const ext = mimeExtension(mimetype ?? '');

@@ -1,0 +1,80 @@
+import type { LedgerMessage, ReconcileRun } from '../../ledger/ledger.js';
+import { type Html, html } from '../html.js';
+import type { InstanceSummary, Overview } from '../overview-model.js';
+import { DEAD_LIST_LIMIT } from '../overview-model.js';
+import { throughputChart } from './chart.js';
+import { count, duration, when } from './format.js';
+
+export interface OverviewExtras {
+  csrf: string;
+  /** Upstreams delivery is paused on right now, with why. */
+  paused: { name: string; reason: string | null; until: number }[];
+  rabbitmq: string | null;
+  reconcileConfigured: boolean;
+  reconcileWindowMs: number;
+}
+
+export function overviewView(o: Overview, x: OverviewExtras): Html {
+  return html`<h1>Overview</h1>
+<div class="stats card" style="margin-bottom:14px">
+  <div><b>${count(o.counts.pending)}</b><span class="muted">pending</span></div>
+  <div><b>${count(o.counts.delivered)}</b><span class="muted">delivered</span></div>
+  <div><b>${count(o.counts.skipped)}</b><span class="muted">skipped</span></div>
+  <div><b class="${o.counts.dead > 0 ? 'bad badge' : ''}">${count(o.counts.dead)}</b><span class="muted">dead</span></div>
+  <div><b>${count(o.counts.refused)}</b><span class="muted">refused input</span></div>
+  <div><b>${x.paused.length === 0 ? html`<span class="badge ok">delivering</span>` : html`<span class="badge warn">paused</span>`}</b><span class="muted">Chatwoot</span></div>
+  ${x.rabbitmq ? html`<div><b><span class="badge ${x.rabbitmq === 'connected' ? 'ok' : 'bad'}">${x.rabbitmq}</span></b><span class="muted">RabbitMQ</span></div>` : ''}
+</div>
+${x.paused.map((p) => html`<div class="notice">Delivery to ${p.name} paused until ${when(p.until)}: ${p.reason ?? 'upstream fault'}. Messages wait; no attempt is used up.</div>`)}
+<h2>Instances</h2>
+${o.instances.length === 0 ? html`<p class="muted">No instance has sent anything yet.</p>` : html`<div class="cards">${o.instances.map(instanceCard)}</div>`}
+${deadSection(o, x.csrf)}
+${reconcileSection(o, x)}`;
+}
+
+function instanceCard(s: InstanceSummary): Html {
+  const state = s.connection?.state ?? null;
+  const cls = state === 'open' ? 'ok' : state === null ? '' : 'bad';
+  return html`<section class="card" data-instance="${s.instance}"><h3>${s.instance} <span class="badge ${cls}" title="${s.connection ? `since ${when(s.connection.updatedAt)}` : 'no connection.update received yet'}">${state ?? 'state unknown'}</span></h3>
+<div class="stats">
+  <div><b>${count(s.pending)}</b><span class="muted">pending</span></div>
+  <div><b class="${s.dead > 0 ? 'badge bad' : ''}">${count(s.dead)}</b><span class="muted">dead</span></div>
+  <div><b>${count(s.receivedLastHour)}</b><span class="muted">in, last hour</span></div>
+  <div><b>${count(s.deliveredLastHour)}</b><span class="muted">delivered, last hour</span></div>
+  <div><b>${s.lagMsAvg === null ? '—' : duration(s.lagMsAvg)}</b><span class="muted">avg lag${s.lagMsMax === null ? '' : ` (max ${duration(s.lagMsMax)})`}</span></div>
+</div>
+${throughputChart(s.points)}</section>`;
+}
+
+function deadSection(o: Overview, csrf: string): Html {
+  const title = html`<h2 id="dead">Dead messages ${o.counts.dead > o.dead.length ? html`<span class="muted small">(oldest ${DEAD_LIST_LIMIT} of ${count(o.counts.dead)})</span>` : ''}</h2>`;
+  if (o.dead.length === 0) return html`${title}<p class="muted">None. Every message was delivered, is on its way, or was skipped with a reason.</p>`;
+  return html`${title}<table><thead><tr><th>Instance / chat</th><th>Message</th><th>Attempts</th><th>Reason</th><th>Received</th><th></th></tr></thead><tbody>
+${o.dead.map((m) => deadRow(m, csrf))}</tbody></table>`;
+}
+
+function deadRow(m: LedgerMessage, csrf: string): Html {
+  return html`<tr data-message="${m.waId}"><td>${m.instance}<br><span class="mono small">${m.chat}</span></td>
+<td><a class="mono" href="/trace/${encodeURIComponent(m.waId)}">${m.waId}</a><br><span class="small muted">${m.event} · ${m.direction}</span></td>
+<td>${m.attempts}</td><td class="err">${m.lastError ?? '—'}</td><td class="small">${when(m.receivedAt)}</td>
+<td><form method="post" action="/messages/${m.id}/retry"><input type="hidden" name="csrf" value="${csrf}"><button class="primary" type="submit">Retry</button></form>
+<form method="post" action="/messages/${m.id}/discard"><input type="hidden" name="csrf" value="${csrf}"><button class="danger" type="submit">Discard</button></form></td></tr>`;
+}
+
+function reconcileSection(o: Overview, x: OverviewExtras): Html {
+  const form = x.reconcileConfigured
+    ? html`<form method="post" action="/reconcile" class="card" style="margin-bottom:10px"><input type="hidden" name="csrf" value="${x.csrf}">
+Compare the last ${duration(x.reconcileWindowMs)} of Evolution's stored messages with the ledger for
+<select name="instance" aria-label="instance">${o.instances.map((s) => html`<option>${s.instance}</option>`)}</select>
+and deliver what is missing: <button class="primary" type="submit">Reconcile now</button></form>`
+    : html`<p class="muted">Reconciliation needs EVOLUTION_URL and EVOLUTION_API_KEY.</p>`;
+  return html`<h2 id="reconcile">Reconcile runs</h2>${form}
+${o.runs.length === 0 ? html`<p class="muted">No run yet.</p>` : html`<table><thead><tr><th>Started</th><th>Instance</th><th>Trigger</th><th>Window</th><th>Compared</th><th>Missing</th><th>Repaired</th><th>Unusable</th><th>Took</th><th>Result</th></tr></thead><tbody>
+${o.runs.map(runRow)}</tbody></table>`}`;
+}
+
+function runRow(r: ReconcileRun): Html {
+  return html`<tr><td class="small">${when(r.startedAt)}</td><td>${r.instance}${r.chat ? html`<br><span class="mono small">${r.chat}</span>` : ''}</td><td>${r.trigger}</td>
+<td class="small">${duration(r.windowTo - r.windowFrom)}</td><td>${count(r.compared)}</td><td>${count(r.missing)}</td><td>${count(r.repaired)}</td><td>${count(r.unusable)}</td>
+<td>${duration(r.durationMs)}</td><td>${r.error ? html`<span class="badge bad">error</span> <span class="small">${r.error}</span>` : html`<span class="badge ok">ok</span>`}</td></tr>`;
+}
