@@ -1,4 +1,5 @@
 import { isAgentDelete, replyKey } from '../domain/agent-reply.js';
+import { deleteKey } from '../domain/wa-events.js';
 import type { CompletionOutcome } from '../ledger/ledger.js';
 import type { LaneHandler } from './dispatcher.js';
 import { evolutionFailureOutcome } from './evolution-outcome.js';
@@ -26,6 +27,10 @@ export function agentDeleteHandler(deps: WhatsAppHandlerDeps): LaneHandler {
       if (r.sentWaId) waIds.push(r.sentWaId);
     }
     if (waIds.length === 0 && del.sourceWaId) {
+      // Deleted on WhatsApp first: evosync's own soft delete in Chatwoot comes back as this
+      // webhook, and must not be sent to WhatsApp again.
+      const fromWhatsApp = await ledger.getMessage(row.instance, deleteKey(del.sourceWaId));
+      if (fromWhatsApp) return { state: 'skipped', reason: 'deleted on WhatsApp already (this is the echo of applying it in Chatwoot)' };
       const synced = await ledger.getMessage(row.instance, del.sourceWaId);
       if (synced && !synced.fromMe) return { state: 'skipped', reason: "a customer's message cannot be deleted for everyone" };
       waIds.push(del.sourceWaId);

@@ -112,6 +112,30 @@ describe('Chatwoot → WhatsApp: agent replies', () => {
     expect((await r.app.ledger.getMessage(INSTANCE, `cw:${id}#delete`))?.state).toBe('delivered');
   });
 
+  it('a message typed on the phone and revoked there is soft-deleted in Chatwoot, and that delete is not sent back to WhatsApp', async () => {
+    rig = await agentRig({ seed: 17 });
+    const r = rig;
+    const { messages } = await r.evo.run({ instance: INSTANCE, chats: 1, messages: 1, fromMeRate: 1, kinds: { text: 1 } });
+    const waId = messages[0]!.key.id;
+    const synced = await until('synced as outgoing', async () => {
+      const row = await r.app.ledger.getMessage(INSTANCE, waId);
+      return row?.state === 'delivered' ? row : null;
+    });
+    expect(cwMessage(r, synced.cwMessageId!)?.message_type).toBe('outgoing');
+
+    await r.evo.remoteRevoke(INSTANCE, waId);
+    await until('soft-deleted in Chatwoot', () => cwMessage(r, synced.cwMessageId!)?.content_attributes['deleted'] === true);
+    await webhooksIdle(r);
+    // Chatwoot's message_updated (deleted) for evosync's own soft delete becomes an agent-delete
+    // item, which is recognised and skipped: WhatsApp already deleted it.
+    const echo = await until('agent delete settled', async () => {
+      const row = await r.app.ledger.getMessage(INSTANCE, `cw:${synced.cwMessageId}#delete`);
+      return row && row.state !== 'pending' ? row : null;
+    });
+    expect(echo).toMatchObject({ state: 'skipped' });
+    expect(echo.lastError).toMatch(/deleted on WhatsApp already/);
+  });
+
   it('refuses unsigned or wrongly signed webhooks and dedups X-Chatwoot-Delivery; answers 2xx to what it ignores', async () => {
     rig = await agentRig({ seed: 4 });
     const r = rig;

@@ -37,6 +37,9 @@ async function rig(opts: { convention?: LidConvention; extra?: Record<string, st
     EVOLUTION_URL: evo.url, EVOLUTION_API_KEY: evo.apiKey,
     EVOSYNC_WEBHOOK_TOKEN: WEBHOOK_TOKEN, EVOSYNC_API_TOKEN: API_TOKEN,
     EVOSYNC_RECONCILE_INTERVAL_MS: '0', EVOSYNC_RECONCILE_PAGE_SIZE: '50', EVOSYNC_ORDER_WINDOW_MS: '100',
+    // Receipts of fromMe messages the ledger never holds (protocol messages) wait this long, then
+    // are skipped: short here, so "settled" means settled within the test's deadline.
+    EVOSYNC_RECEIPT_WAIT_MS: '2000',
     EVOSYNC_LOG_LEVEL: 'silent', ...opts.extra,
   };
   const app = await createEvosync(loadConfig({ ...env, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0' }), { logger: createLogger('silent') });
