@@ -85,7 +85,9 @@ function startEvosync(databaseUrl: string, amqpUrl: string, instance: string, qu
     CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1',
     EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789',
     EVOSYNC_AMQP_URL: amqpUrl, EVOSYNC_INSTANCES: instance, EVOSYNC_AMQP_QUEUE: queue,
+    // Tuning experiments only: the published figures use the defaults.
     ...(process.env['BENCH_AMQP_PREFETCH'] ? { EVOSYNC_AMQP_PREFETCH: process.env['BENCH_AMQP_PREFETCH'] } : {}),
+    ...(process.env['BENCH_INGEST_BATCH_MAX'] ? { EVOSYNC_INGEST_BATCH_MAX: process.env['BENCH_INGEST_BATCH_MAX'] } : {}),
   }, false);
 }
 

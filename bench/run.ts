@@ -6,6 +6,7 @@ import { type AmqpIngestFigures, benchAmqpIngest } from './amqp-ingest.js';
 import { benchDelivery, type DeliveryFigures } from './delivery.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchReconcile, type ReconcileFigures } from './reconcile.js';
+import { benchScaleOut, type ScaleOutFigures } from './scale-out.js';
 
 /**
  * `npm run bench`: every figure beside its raw limit measured in the same run, because the
@@ -19,9 +20,26 @@ const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_00
 const RECONCILE_N = Number(process.env['BENCH_RECONCILE_MESSAGES'] ?? 100_000);
 /** `BENCH_ONLY=delivery,amqp` runs a subset while working on one path; the report files are kept for full runs. */
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
-const wanted = (part: 'ingest' | 'delivery' | 'amqp' | 'reconcile') => ONLY === null || ONLY.includes(part);
+const wanted = (part: 'ingest' | 'delivery' | 'amqp' | 'reconcile' | 'scale') => ONLY === null || ONLY.includes(part);
 const BACKENDS = process.env['BENCH_BACKENDS']?.split(',') ?? ['sqlite', 'postgres'];
 const withPg = BACKENDS.includes('postgres');
+const REDIS_URL = process.env['EVOSYNC_BENCH_REDIS_URL'] ?? process.env['EVOSYNC_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const SCALE_N = Number(process.env['BENCH_SCALE_MESSAGES'] ?? 6_000);
+const SCALE_LANES = Number(process.env['BENCH_SCALE_LANES'] ?? 8);
+
+async function redisReachable(url: string): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const c = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
+}
 
 async function freshPg(): Promise<string | null> {
   const name = `evosync_bench_${Date.now()}`;
@@ -76,6 +94,17 @@ async function main(): Promise<void> {
     if (pgReconcile) reconcile.push(await benchReconcile('postgres', pgReconcile, RECONCILE_N, 1000));
   }
 
+  let scale: ScaleOutFigures | null = null;
+  if (wanted('scale')) {
+    // Several processes need the PostgreSQL ledger (SQLite is one process by design).
+    const pgScale = await freshPg();
+    if (pgScale) {
+      const redis = (await redisReachable(REDIS_URL)) ? REDIS_URL : null;
+      if (!redis) console.warn(`Redis unavailable at ${REDIS_URL}; the scale-out part runs without it`);
+      scale = await benchScaleOut(pgScale, redis, { messages: SCALE_N, chats: 400, latencyMs: 50, lanesPerProcess: SCALE_LANES, processes: [1, 2, 3] });
+    }
+  }
+
   const lines = [
     `Webhook → ledger ingest (${int(N)} messages.upsert webhooks, 64 connections, 2xx after commit; Chatwoot down)`,
     '',
@@ -100,6 +129,16 @@ async function main(): Promise<void> {
     '| ledger | compared msg/s | plain findMessages paging msg/s | evosync / plain | missing found and repaired | seconds | peak RSS MiB |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...reconcile.map((f) => `| ${f.backend} | ${int(f.comparedPerSecond)} | ${int(f.rawMessagesPerSecond)} | ${pct(f.comparedPerSecond, f.rawMessagesPerSecond)} | ${int(f.repaired)} of ${int(f.missingBefore)} | ${f.seconds.toFixed(1)} | ${f.peakRssMiB ?? '?'} |`),
+    ...(scale
+      ? [
+          '',
+          `Scale-out: 1, 2 and 3 processes side by side on one PostgreSQL ledger${scale.redis ? ' and Redis' : ' (no Redis)'}, ${int(scale.rows[0]?.messages ?? 0)} messages over ${scale.chats} known chats each pass, fake Chatwoot answering every call in ${scale.latencyMs} ms, ${scale.lanesPerProcess} lanes per process (first pass over new chats: ${scale.coldCallsPerMessage.toFixed(2)} calls per message)`,
+          '',
+          '| processes | evosync msg/s | × one process | Chatwoot calls per delivered message | 429s |',
+          '|---:|---:|---:|---:|---:|',
+          ...scale.rows.map((r) => `| ${r.processes} | ${int(r.perSecond)} | ${r.speedup.toFixed(2)}× | ${r.callsPerMessage.toFixed(3)} | ${r.rateLimited} |`),
+        ]
+      : []),
   ];
   const md = lines.join('\n');
   if (ONLY !== null || BACKENDS.length < 2) {
@@ -107,7 +146,7 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest, reconcile }, null, 2));
+  writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest, reconcile, scale }, null, 2));
   writeFileSync('bench-results/latest.md', `${md}\n`);
   console.log(md);
 }

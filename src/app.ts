@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -35,6 +36,11 @@ import { UpstreamGate } from './lanes/gate.js';
 import { connect } from './ledger/connect.js';
 import type { Completion, CompletionResult, Ledger } from './ledger/ledger.js';
 import { SqlLedger, migrateLedger } from './ledger/sql-ledger.js';
+import { WorkListener } from './ledger/pg-notify.js';
+import { MessageGuard } from './redis/message-guard.js';
+import { ClusterRateLimiter, LocalRateLimiter, chatwootRules } from './redis/rate-limit.js';
+import { RedisLookups } from './redis/shared-lookups.js';
+import { SharedRedis } from './redis/shared-redis.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { GroupCommitter } from './lib/group-commit.js';
 import type { Logger } from './lib/logger.js';
@@ -96,6 +102,23 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   }
 
   const metrics = new EvosyncMetrics();
+  // Redis is optional and never awaited at start: evosync works (slower) without it.
+  const redis = config.redis ? new SharedRedis(config.redis, logger.child({ component: 'redis' })) : null;
+  redis?.start();
+  // Real time, not the injected clock: Chatwoot's windows run on the wall clock.
+  const cluster = redis ? new ClusterRateLimiter(redis, owner) : null;
+  const limiter = cluster ?? new LocalRateLimiter();
+  cluster?.start();
+  const prepaid = new AsyncLocalStorage<Set<string>>();
+  const limit = { limiter, limits: config.chatwootLimits, prepaid };
+  // A lane waits for its Chatwoot turn before it commits to a head (see Dispatcher's pace).
+  const pace = async (lane: { instance: string }, signal: AbortSignal) => {
+    const rules = chatwootRules(new URL(targetFor(config, lane.instance).url).host, 'GET', '/', config.chatwootLimits);
+    const startedAt = Date.now();
+    if (rules.length > 0) await limiter.acquire(rules, signal);
+    const keys = new Set(rules.map((r) => r.key));
+    return { waitedMs: Date.now() - startedAt, run: <T>(fn: () => Promise<T>) => prepaid.run(keys, fn) };
+  };
   const apis = new Map<string, ChatwootApi>();
   const gates = new Map<string, UpstreamGate>();
   const keyOf = (t: ChatwootTarget) => `${t.url}|${t.accountId}|${t.inboxId}|${t.apiToken}`;
@@ -104,7 +127,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     const key = keyOf(target);
     let api = apis.get(key);
     if (!api) {
-      api = new ChatwootApi(target, config.delivery.httpTimeoutMs);
+      api = new ChatwootApi(target, config.delivery.httpTimeoutMs, limit);
       apis.set(key, api);
     }
     return api;
@@ -122,7 +145,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     return gate;
   };
 
-  const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs, config.conversation);
+  const links = new ChatLinks(ledger, clock, config.delivery.conversationCheckMs, config.conversation, redis ? new RedisLookups(redis) : null);
   const eventDeps = { apiFor, gateFor, ledger, policy: config.delivery, referenceWaitMs: config.delivery.referenceWaitMs, clock, logger: logger.child({ component: 'deliver' }) };
   const evolution = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs) : null;
   const delivery = new ChatwootDelivery(links, (instance, chat) => ledger.lastDeliveredCwMessageId(instance, chat), metrics, {
@@ -184,18 +207,29 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         for (const g of [...gates.values(), evolutionGate]) earliest = Math.min(earliest, g.isOpen(now) ? now : g.pausedUntil());
         return earliest;
       },
+      // With PostgreSQL's wake-ups on, an idle process looks at the ledger every 5 s only.
+      idlePollMs: () => (workListener?.connected ? 5000 : 1000),
+      pace,
+      ...(redis ? { guard: new MessageGuard(redis, owner, config.delivery.leaseMs) } : {}),
     },
   );
+  // Several processes on one PostgreSQL ledger: a commit anywhere that makes work due wakes them all.
+  const workListener = ledger.dialect === 'postgres' ? new WorkListener(config.database.url, () => dispatcher.notify(), logger.child({ component: 'lanes' })) : null;
 
   // Ingest stays one batch at a time even on PostgreSQL: batches committed side by side could make a
   // chat's newer message visible before an older one still committing, and deliver it first.
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances }, metrics);
+  // PostgreSQL: a few ingest batches commit side by side (each mostly waits on its round trips);
+  // order within a chat comes from the ledger's ordering, not from commit order.
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 3 : 1 }, metrics);
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
   const reconciler = new Reconciler(
     { ...config.reconcile, batchMax: config.ingest.batchMax, instances: config.instances },
-    { client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics },
+    {
+      client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics,
+      agentReplies: { apiFor: (instance) => (targetFor(config, instance).inboxId > 0 ? apiFor(instance) : null), config, maxAgeMs: config.agentReplies.maxAgeMs },
+    },
   );
   const instanceStates = new InstanceStates();
   intake.onCommitted((n) => {
@@ -225,10 +259,12 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     // isOpen(), it does not flicker to "up" between probes of an upstream that is still down.
     chatwootUp: () => [...gates.values()].every((g) => g.state.reason === null),
     rabbitmqUp: amqp ? () => amqp.state === 'connected' : null,
+    redisUp: redis ? () => redis.up : null,
     databaseUp: cachedFor(1000, () => clock.now(), () => ledger.nextDueAt().then(() => true, () => false)),
   });
 
   const alerts = buildAlerts(config, {
+    limit,
     clock,
     logger: logger.child({ component: 'alerts' }),
     metrics,
@@ -259,6 +295,11 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         return `ledger: ${coerceError(error).message}`;
       }
     },
+    // Without Redis evosync still delivers (ledger look-ups, per-process rate limit): ready, degraded.
+    degraded: () => {
+      const problem = redis?.problem();
+      return problem ? [problem] : [];
+    },
     stats: async () => ({
       ledger: await ledgerCounts(),
       ingest: { ...intake.counts, batches: intake.committer.batches, items: intake.committer.items },
@@ -266,6 +307,12 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       reconcile: { configured: reconciler.configured },
       delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
       alerts: { firing: alerts.firing(), queued: alerts.queued() },
+      cluster: {
+        owner,
+        wakeups: workListener ? { listening: workListener.connected, notifications: workListener.notifications } : null,
+        redis: redis ? { up: redis.up, processes: cluster?.processes ?? null, rateLimited: cluster?.counts ?? null } : null,
+        guarded: dispatcher.guarded,
+      },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
     chatwoot: { config, clock, notify: () => dispatcher.notify() },
@@ -293,6 +340,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const chatwootCalls = () => [...apis.values()].reduce((n, a) => n + a.http.calls, 0);
 
   dispatcher.start();
+  workListener?.start();
   amqp?.start();
   reconciler.start();
   // LID lanes whose fold into the phone's lane had to wait for a lease (ledger/identities.ts).
@@ -328,6 +376,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       await step('chatwoot', () => Promise.all([...apis.values()].map((a) => a.close())));
       if (evolution) await step('evolution', () => evolution.close());
       if (sender) await step('evolution sender', () => sender.close());
+      if (workListener) await step('wake-ups', () => workListener.stop());
+      if (cluster) await step('rate limiter', () => cluster.leave());
+      if (redis) await step('redis', () => redis.close());
       await step('ledger', () => ledger.close());
       if (errors.length > 0) throw new AggregateError(errors, 'shutdown finished with errors');
     })();
@@ -356,12 +407,12 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
  * The alert monitor and its sinks. The Chatwoot sink has a client of its own (its own pool): alert
  * notes never wait behind deliveries, nor count in their calls-per-message figure.
  */
-function buildAlerts(config: Config, deps: { clock: Clock; logger: Logger; metrics: EvosyncMetrics } & AlertSources): AlertMonitor {
+function buildAlerts(config: Config, deps: { clock: Clock; logger: Logger; metrics: EvosyncMetrics; limit: ConstructorParameters<typeof ChatwootApi>[2] } & AlertSources): AlertMonitor {
   const sendTimeoutMs = Math.min(config.delivery.httpTimeoutMs, 10_000);
   const sinks: AlertSink[] = [];
   if (config.alerts.webhookUrl) sinks.push(new WebhookSink(config.alerts.webhookUrl, hostname()));
   const target = config.chatwoot.url ? config.chatwoot : Object.values(config.targets)[0];
-  if (config.alerts.chatwoot && target) sinks.push(new ChatwootSink(new ChatwootApi(target, sendTimeoutMs)));
+  if (config.alerts.chatwoot && target) sinks.push(new ChatwootSink(new ChatwootApi(target, sendTimeoutMs, deps.limit)));
   const conditions = new AlertConditions(deps, config.alerts);
   return new AlertMonitor({ intervalMs: config.alerts.intervalMs, sendTimeoutMs }, { conditions, sinks, clock: deps.clock, logger: deps.logger, metrics: deps.metrics });
 }

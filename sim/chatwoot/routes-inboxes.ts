@@ -1,8 +1,9 @@
 /**
- * /inboxes endpoints needed by a relay: list, show, the admin-only webhook_url update, and
- * 4.13's reset_secret. Agents only see the inboxes they are members of.
+ * /inboxes endpoints needed by a relay: list, show, the admin-only API-channel create and
+ * webhook_url update, and 4.13's reset_secret. Agents only see the inboxes they are members of.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Inbox } from './model.js';
 import { registerApiRoute, type ApiDeps } from './api.js';
 import { castBool, castString, isPlainObject } from './coerce.js';
 import { canAccessInbox } from './conversations.js';
@@ -10,8 +11,53 @@ import { notAuthorizedForAction, notFound, ValidationErrors } from './errors.js'
 import { findInbox } from './routes-contacts.js';
 import { inboxJson } from './views.js';
 
-export function registerInboxRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export interface InboxRouteOptions {
+  /** The installation is 4.13+: a new API channel gets its own signing `secret` (has_secure_token). */
+  signing(): boolean;
+}
+
+export function registerInboxRoutes(app: FastifyInstance, deps: ApiDeps, opts: InboxRouteOptions): void {
   const { ctx } = deps;
+
+  // Inboxes#create (admin; InboxPolicy#create?). Only the API channel is modelled: another
+  // `channel.type` would build no channel, and the inbox then fails validation.
+  registerApiRoute(app, deps, {
+    method: 'POST',
+    path: '/inboxes',
+    handler: ({ account, isAdmin, params }) => {
+      if (!isAdmin) throw notAuthorizedForAction();
+      const channel = isPlainObject(params.channel) ? params.channel : {};
+      const errors = new ValidationErrors();
+      const name = castString(params.name);
+      if (name === null || name.trim() === '') errors.add('name', "Name can't be blank");
+      if (channel.type !== 'api') errors.add('channel', 'Channel must exist');
+      const webhookUrl = 'webhook_url' in channel ? castString(channel.webhook_url) : null;
+      if (webhookUrl !== null && webhookUrl.length > 2048) errors.add('webhook_url', 'Webhook url is too long (maximum is 2048 characters)');
+      if (!errors.empty) throw errors.toRecordInvalid();
+      const inboxes = [...ctx.store.inboxes.values()];
+      const now = ctx.now();
+      const inbox: Inbox = {
+        id: Math.max(0, ...inboxes.map((i) => i.id)) + 1,
+        accountId: account.id,
+        name: name as string,
+        channelId: inboxes.filter((i) => i.channelType === 'Channel::Api').length + 1,
+        channelType: 'Channel::Api',
+        webhookUrl: webhookUrl === '' ? null : webhookUrl,
+        secret: opts.signing() ? ctx.ids.token() : null,
+        hmacToken: ctx.ids.token(),
+        identifier: ctx.ids.token(),
+        hmacMandatory: castBool(channel.hmac_mandatory) ?? false,
+        additionalAttributes: isPlainObject(channel.additional_attributes) ? { ...channel.additional_attributes } : {},
+        lockToSingleConversation: false,
+        websiteUrl: null,
+        memberIds: new Set(),
+        createdAt: now,
+        updatedAt: now,
+      };
+      ctx.store.inboxes.set(inbox.id, inbox);
+      return inboxJson(inbox, isAdmin);
+    },
+  });
 
   registerApiRoute(app, deps, {
     method: 'GET',

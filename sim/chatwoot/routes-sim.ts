@@ -94,5 +94,6 @@ export function sanitizeFaults(current: ChatwootFaults, partial: unknown): Chatw
   next.latencyMs = ms(partial.latencyMs) ?? next.latencyMs;
   if ('outage' in partial) next.outage = castBool(partial.outage) ?? false;
   if ('webhookShuffle' in partial) next.webhookShuffle = castBool(partial.webhookShuffle) ?? false;
+  if ('rateLimits' in partial) next.rateLimits = castBool(partial.rateLimits) ?? false;
   return next;
 }

@@ -33,6 +33,7 @@ const DEFAULT_FAULTS: ChatwootFaults = {
   outage: false,
   webhookDuplicateRate: 0,
   webhookShuffle: false,
+  rateLimits: false,
 };
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -54,7 +55,7 @@ export async function createChatwootSim(opts: ChatwootSimOptions = {}): Promise<
 
   const store = new Store();
   const seeded = seedStore(store, ids, { accountId, secret: opts.secret ?? null, now: clock() });
-  let faults: ChatwootFaults = { ...DEFAULT_FAULTS };
+  let faults: ChatwootFaults = { ...DEFAULT_FAULTS, rateLimits: opts.rateLimits ?? false };
   let baseUrl = '';
   let dispatcher: WebhookDispatcher | null = null;
   const ctx: SimContext = {
@@ -68,13 +69,12 @@ export async function createChatwootSim(opts: ChatwootSimOptions = {}): Promise<
   dispatcher = new WebhookDispatcher(ctx, webhookRng, opts.webhookTimeoutMs ?? 5_000, () => faults);
 
   const stats = new Stats();
-  const limiter = opts.rateLimits
-    ? new RateLimiter({
-        perIpPerMinute: opts.requestsPerMinute ?? 3000,
-        searchPerAccountPerMinute: opts.searchRequestsPerMinute ?? 100,
-        clock,
-      })
-    : null;
+  // Always built, switched by faults.rateLimits (like every other fault): counting only while on.
+  const limiter = new RateLimiter({
+    perIpPerMinute: opts.requestsPerMinute ?? 3000,
+    searchPerAccountPerMinute: opts.searchRequestsPerMinute ?? 100,
+    clock,
+  });
   const flags = new WeakMap<object, RequestFlags>();
   const flagsOf = (req: FastifyRequest): RequestFlags => {
     let f = flags.get(req.raw);
@@ -113,7 +113,7 @@ export async function createChatwootSim(opts: ChatwootSimOptions = {}): Promise<
       req.raw.socket.destroy();
       return;
     }
-    if (limiter?.throttled(req.ip, req.url.split('?')[0] ?? req.url)) {
+    if (faults.rateLimits && limiter.throttled(req.ip, req.url.split('?')[0] ?? req.url)) {
       stats.rateLimited();
       return reply.code(429).header('content-type', 'text/plain').send('Retry later\n');
     }
@@ -163,7 +163,8 @@ export async function createChatwootSim(opts: ChatwootSimOptions = {}): Promise<
   registerContactRoutes(app, deps);
   registerConversationRoutes(app, deps);
   registerMessageRoutes(app, deps);
-  registerInboxRoutes(app, deps);
+  // The seeded API inbox carries the installation's version: a secret means 4.13.
+  registerInboxRoutes(app, deps, { signing: () => seeded.apiInbox.secret !== null });
 
   const sim: ChatwootSim = {
     url: '',

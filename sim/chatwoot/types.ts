@@ -47,6 +47,11 @@ export interface ChatwootFaults {
   webhookDuplicateRate: number;
   /** Deliver webhooks with random small delays so their order is not guaranteed. */
   webhookShuffle: boolean;
+  /**
+   * Rack::Attack on (see ChatwootSimOptions.rateLimits, its initial value): 3000 requests a minute
+   * per client IP, contacts/search 100 a minute per account; 429 "Retry later\n" past them.
+   */
+  rateLimits: boolean;
 }
 
 export interface AgentReplyAttachment {

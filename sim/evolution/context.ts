@@ -21,6 +21,8 @@ export interface SimContext {
   contactEvents: boolean;
   chatwootEnabled: boolean;
   logicalDelete: boolean;
+  /** DATABASE_SAVE_DATA_NEW_MESSAGE: false hides the stored rows from every database read. */
+  saveNewMessages: boolean;
   rng: { ids: Random; faults: Random; sends: Random; seeds: Random };
   cuid: () => string;
   instances: Map<string, InstanceState>;
@@ -53,6 +55,7 @@ export function createContext(o: {
   contactEvents: boolean;
   chatwootEnabled: boolean;
   logicalDelete: boolean;
+  saveNewMessages: boolean;
 }): SimContext {
   // Distinct, fixed offsets per stream: same seed → same streams.
   const stream = (n: number): Random => createRandom((o.seed * 0x9e3779b1 + n * 0x85ebca6b) >>> 0);
@@ -67,6 +70,7 @@ export function createContext(o: {
     contactEvents: o.contactEvents,
     chatwootEnabled: o.chatwootEnabled,
     logicalDelete: o.logicalDelete,
+    saveNewMessages: o.saveNewMessages,
     rng: { ids, faults: stream(2), sends: stream(3), seeds: stream(4) },
     cuid: createCuid(ids, o.clock),
     instances: new Map(),

@@ -28,6 +28,7 @@ export async function createEvolutionSim(opts: EvolutionSimOptions = {}): Promis
     contactEvents: opts.contactEvents ?? true,
     chatwootEnabled: opts.chatwootEnabled ?? true,
     logicalDelete: opts.logicalDelete ?? true,
+    saveNewMessages: opts.saveNewMessages ?? true,
   });
   for (const name of opts.instances ?? ['inst1']) {
     ctx.instances.set(name, createInstance(name, ctx.rng.ids, ctx.cuid, nowIso(ctx)));

@@ -34,6 +34,12 @@ export interface EvolutionSimOptions {
   chatwootEnabled?: boolean;
   /** extension: DATABASE_DELETE_MESSAGE (default true, as in .env.example): logical delete instead of row removal. */
   logicalDelete?: boolean;
+  /**
+   * extension: DATABASE_SAVE_DATA_NEW_MESSAGE (default true). false = live messages are not kept in
+   * the Message table: findMessages, the key-only media look-up and fetchInstances' _count do not
+   * see them (the sim still keeps them internally, to build its events).
+   */
+  saveNewMessages?: boolean;
   /** extension: a sink for the sim's own diagnostics (default: silent). */
   log?: (msg: string) => void;
 }

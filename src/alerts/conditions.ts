@@ -150,15 +150,15 @@ function disconnected(i: InstanceState, afterMs: number): Observation {
 }
 
 function repaired(run: ReconcileRun): Observation {
-  const active = run.repaired > 0;
+  const active = run.repaired + run.agentRepaired > 0;
   return {
     key: `reconcile_repaired:${run.instance}`,
     kind: 'reconcile_repaired',
     active,
     forMs: 0,
     summary: active
-      ? `a reconcile of instance ${run.instance} (${run.trigger}) found ${run.repaired} message(s) the live path had lost and fed them into delivery; check the webhook or RabbitMQ path`
+      ? `a reconcile of instance ${run.instance} (${run.trigger}) found ${run.repaired} WhatsApp message(s) and ${run.agentRepaired} agent reply message(s) the live path had lost and fed them into delivery; check the webhook or RabbitMQ path, and Chatwoot's webhook to evosync`
       : `the latest reconcile of instance ${run.instance} (${run.trigger}) found nothing missing`,
-    details: { instance: run.instance, trigger: run.trigger, repaired: run.repaired, compared: run.compared, windowFrom: new Date(run.windowFrom).toISOString(), windowTo: new Date(run.windowTo).toISOString() },
+    details: { instance: run.instance, trigger: run.trigger, repaired: run.repaired, compared: run.compared, agentRepaired: run.agentRepaired, agentCompared: run.agentCompared, windowFrom: new Date(run.windowFrom).toISOString(), windowTo: new Date(run.windowTo).toISOString() },
   };
 }

@@ -1,4 +1,6 @@
 import type { ChatwootTarget } from '../config/config.js';
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { chatwootRules, type ChatwootLimits, type RateLimiter } from '../redis/rate-limit.js';
 import { JsonHttp, type Result } from './http.js';
 
 /** The parts of Chatwoot's application API evosync uses (reference: chatwoot-api.md §3). */
@@ -14,7 +16,9 @@ export interface CwConversation {
   inbox_id: number;
   status: string;
   contact_inbox?: { source_id?: string } | null;
+  /** Unix seconds. */
   last_activity_at?: number;
+  meta?: { sender?: { identifier?: string | null; phone_number?: string | null } | null } | null;
 }
 export interface CwMessage {
   id: number;
@@ -22,7 +26,20 @@ export interface CwMessage {
   source_id?: string | null;
   message_type?: number | string;
   content?: string | null;
+  private?: boolean;
+  status?: string;
+  /** Unix seconds in REST answers. */
+  created_at?: number | string;
+  content_type?: string;
+  content_attributes?: Record<string, unknown> | null;
+  sender?: { id?: number; name?: string | null; type?: string | null } | null;
+  attachments?: { file_type?: string | null; data_url?: string | null; content_type?: string | null; extension?: string | null }[];
 }
+
+/** Chatwoot's conversation list page size (CONVERSATION_RESULTS_PER_PAGE, reference §3.3). */
+export const CONVERSATIONS_PER_PAGE = 25;
+/** Messages per `before=` (and cursor-less) page of the messages list (reference §3.4). */
+export const MESSAGES_PER_BACKWARD_PAGE = 20;
 
 export interface NewCwMessage {
   /** Empty content is left out: a media message without a caption is just its attachment. */
@@ -40,15 +57,34 @@ export interface NewCwAttachment {
   data: Buffer;
 }
 
+export interface ChatwootLimit {
+  limiter: RateLimiter;
+  limits: ChatwootLimits;
+  /** Rule keys whose turn the caller has already taken, for the current async context. */
+  prepaid?: AsyncLocalStorage<Set<string>>;
+}
+
 export class ChatwootApi {
   readonly http: JsonHttp;
   readonly target: ChatwootTarget;
   readonly #account: string;
 
-  constructor(target: ChatwootTarget, timeoutMs: number) {
+  /** `limit`: every request first waits for its turn under Chatwoot's rate limits (never earns a 429). */
+  constructor(target: ChatwootTarget, timeoutMs: number, limit?: ChatwootLimit) {
     this.target = target;
     this.#account = `/api/v1/accounts/${target.accountId}`;
-    this.http = new JsonHttp(target.url, { timeoutMs, headers: { api_access_token: target.apiToken } });
+    // One Chatwoot server, one Rack::Attack: every target on it shares its per-IP budget.
+    const host = new URL(target.url).host;
+    const before = limit
+      ? (method: string, path: string, signal?: AbortSignal) => {
+          const rules = chatwootRules(host, method, path, limit.limits);
+          // A turn the lane already waited for (see Dispatcher's pace) is used once, not waited for again.
+          const prepaid = limit.prepaid?.getStore();
+          const due = prepaid ? rules.filter((r) => !prepaid.delete(r.key)) : rules;
+          return due.length === 0 ? Promise.resolve() : limit.limiter.acquire(due, signal);
+        }
+      : undefined;
+    this.http = new JsonHttp(target.url, { timeoutMs, headers: { api_access_token: target.apiToken }, ...(before ? { before } : {}) });
   }
 
   /** Exact-match contact lookup (filter), never the substring search. */
@@ -105,6 +141,30 @@ export class ChatwootApi {
   /** Messages with id > afterId, ascending, up to 100 per page (Chatwoot's `after` cursor). */
   async messagesAfter(conversationId: number, afterId: number): Promise<Result<CwMessage[]>> {
     const r = await this.http.request<{ payload?: CwMessage[] }>({ method: 'GET', path: `${this.#account}/conversations/${conversationId}/messages`, query: { after: afterId } });
+    return r.ok ? { ok: true, status: r.status, value: r.value.payload ?? [] } : r;
+  }
+
+  /**
+   * One page of an inbox's conversations in every status, most recent activity first (reference
+   * §3.3: 25 a page; `status` defaults to open, so `all` is asked for explicitly).
+   */
+  async listConversations(inboxId: number, page: number): Promise<Result<CwConversation[]>> {
+    const r = await this.http.request<{ data?: { payload?: CwConversation[] } }>({
+      method: 'GET',
+      path: `${this.#account}/conversations`,
+      query: { inbox_id: inboxId, status: 'all', assignee_type: 'all', sort_by: 'last_activity_at_desc', page },
+    });
+    return r.ok ? { ok: true, status: r.status, value: r.value.data?.payload ?? [] } : r;
+  }
+
+  /**
+   * The 20 messages before `beforeId` (the latest 20 when null), ascending, without private notes
+   * and activity messages (reference §3.4: the `before` cursor, `filter_internal_messages`).
+   */
+  async messagesBefore(conversationId: number, beforeId: number | null): Promise<Result<CwMessage[]>> {
+    const query: Record<string, string | number> = { filter_internal_messages: 1 };
+    if (beforeId !== null) query['before'] = beforeId;
+    const r = await this.http.request<{ payload?: CwMessage[] }>({ method: 'GET', path: `${this.#account}/conversations/${conversationId}/messages`, query });
     return r.ok ? { ok: true, status: r.status, value: r.value.payload ?? [] } : r;
   }
 

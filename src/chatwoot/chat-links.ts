@@ -3,6 +3,7 @@ import type { ChatMessage } from '../domain/message.js';
 import { isLid } from '../evolution/jid.js';
 import type { Clock } from '../lib/clock.js';
 import type { ChatLink, Ledger } from '../ledger/ledger.js';
+import type { SharedLookups } from '../redis/shared-lookups.js';
 import type { Result } from './http.js';
 import type { ChatwootApi, CwContact, CwConversation } from './api.js';
 import { brazilAlternate } from './brazil-phone.js';
@@ -30,27 +31,31 @@ export class ChatLinks {
   readonly #phoneSet = new Set<number>();
   /** Links found to point at something deleted in Chatwoot: resolved again from scratch. */
   readonly #stale = new Set<string>();
+  /** Look-ups other processes of the cluster made (Redis), read before the ledger; null = none. */
+  readonly #shared: SharedLookups | null;
   /** Chatwoot calls spent on resolution, for the calls-per-message figure. */
   calls = 0;
 
-  constructor(ledger: Ledger, clock: Clock, conversationCheckMs: number, policy: ConversationPolicy = DEFAULT_POLICY) {
+  constructor(ledger: Ledger, clock: Clock, conversationCheckMs: number, policy: ConversationPolicy = DEFAULT_POLICY, shared: SharedLookups | null = null) {
     this.#ledger = ledger;
     this.#clock = clock;
     this.#checkMs = conversationCheckMs;
     this.#policy = policy;
+    this.#shared = shared;
   }
 
   /** Returns the link with a usable conversation id, creating whatever is missing. */
   async resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
     const r = await this.#resolve(api, msg);
-    if (r.ok) await this.#fillPhone(api, r.value, msg);
-    return r;
+    if (!r.ok) return r;
+    const filled = await this.#fillPhone(api, r.value, msg);
+    return filled.ok ? r : filled;
   }
 
   async #resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
     const { accountId, inboxId } = api.target;
     const key = `${msg.instance}\u0000${msg.chat}\u0000${accountId}\u0000${inboxId}`;
-    let link = this.#stale.has(key) ? null : (this.#memory.get(key) ?? (await this.#ledger.getChatLink(msg.instance, msg.chat, accountId, inboxId)));
+    let link = this.#stale.has(key) ? null : (this.#memory.get(key) ?? (await this.#stored(msg.instance, msg.chat, accountId, inboxId)));
     if (!link && !this.#stale.has(key)) link = await this.#linkOfOtherAddress(key, msg, accountId, inboxId);
     const now = this.#clock.now();
 
@@ -92,6 +97,24 @@ export class ChatLinks {
     const key = `${instance}\u0000${chat}\u0000${accountId}\u0000${inboxId}`;
     this.#memory.delete(key);
     this.#stale.add(key);
+    void this.#shared?.forgetLink(instance, chat, accountId, inboxId);
+  }
+
+  /** The shared cache first (another process may have resolved this chat), then the ledger. */
+  async #stored(instance: string, chat: string, accountId: number, inboxId: number): Promise<ChatLink | null> {
+    const cached = await this.#shared?.getLink(instance, chat, accountId, inboxId);
+    if (cached) return cached;
+    const link = await this.#ledger.getChatLink(instance, chat, accountId, inboxId);
+    if (link) await this.#shared?.saveLink(link);
+    return link;
+  }
+
+  async #pairOf(instance: string, jid: string): Promise<{ lid: string; phoneJid: string } | null> {
+    const cached = await this.#shared?.getPair(instance, jid);
+    if (cached) return cached;
+    const pair = await this.#ledger.identityOf(instance, jid);
+    if (pair) await this.#shared?.savePair(instance, pair);
+    return pair;
   }
 
   async #findOrCreateConversation(api: ChatwootApi, key: string, link: ChatLink): Promise<Result<ChatLink>> {
@@ -183,10 +206,10 @@ export class ChatLinks {
    * theirs: adopted under this chat, so one person stays one contact and one conversation.
    */
   async #linkOfOtherAddress(key: string, msg: ChatMessage, accountId: number, inboxId: number): Promise<ChatLink | null> {
-    const pair = msg.chatLid && !isLid(msg.chat) ? { lid: msg.chatLid, phoneJid: msg.chat } : await this.#ledger.identityOf(msg.instance, msg.chat);
+    const pair = msg.chatLid && !isLid(msg.chat) ? { lid: msg.chatLid, phoneJid: msg.chat } : await this.#pairOf(msg.instance, msg.chat);
     if (!pair) return null;
     const other = pair.lid === msg.chat ? pair.phoneJid : pair.lid;
-    const found = await this.#ledger.getChatLink(msg.instance, other, accountId, inboxId);
+    const found = await this.#stored(msg.instance, other, accountId, inboxId);
     if (!found) return null;
     const adopted = { ...found, chat: msg.chat };
     await this.#remember(key, adopted);
@@ -202,22 +225,30 @@ export class ChatLinks {
 
   /**
    * A contact created while only the LID was known has no phone: once an event names it, it is
-   * written on the contact, so agents see the number and phone look-ups find the contact. Best
-   * effort, once per process: a 422 means another contact has that phone (merge is the agent's call).
+   * written on the contact, so agents see the number and phone look-ups find the contact. Once per
+   * process; a 422 means another contact has that phone (merge is the agent's call). A transient
+   * failure (5xx, reset, outage) fails the message's attempt instead, before it is created: as a
+   * fire-and-forget call it left the contact without its number for good whenever it was the
+   * chat's last message, or the process never saw another.
    */
-  async #fillPhone(api: ChatwootApi, link: ChatLink, msg: ChatMessage): Promise<void> {
-    if (!isLid(link.contactSourceId) || this.#phoneSet.has(link.contactId)) return;
+  async #fillPhone(api: ChatwootApi, link: ChatLink, msg: ChatMessage): Promise<Result<unknown>> {
+    const done = { ok: true, status: 200, value: null } as const;
+    if (!isLid(link.contactSourceId) || this.#phoneSet.has(link.contactId)) return done;
     const phone = e164(msg.chatPhone);
-    if (!phone) return;
-    this.#phoneSet.add(link.contactId);
+    if (!phone) return done;
     this.calls += 1;
-    await setContactPhone(api, link.contactId, phone);
+    const r = await setContactPhone(api, link.contactId, phone);
+    if (!r.ok && r.failure.kind !== 'rejected' && r.failure.kind !== 'not_found') return r;
+    this.#phoneSet.add(link.contactId);
+    return done;
   }
 
   async #remember(key: string, link: ChatLink): Promise<void> {
     this.#stale.delete(key);
     this.#memory.set(key, link);
+    // The ledger first: it is the truth the cache is rebuilt from.
     await this.#ledger.saveChatLink(link, this.#clock.now());
+    await this.#shared?.saveLink(link);
   }
 }
 

@@ -23,15 +23,20 @@ export interface HttpRequest {
  * every outcome classified. Built on undici's Pool rather than fetch: one pooled origin, explicit
  * header/body timeouts, and no per-request allocation of WHATWG objects on the hot path.
  */
+/** Awaited before every request: the place a rate limiter makes a request wait for its turn. */
+export type BeforeRequest = (method: HttpRequest['method'], path: string, signal?: AbortSignal) => Promise<void>;
+
 export class JsonHttp {
   readonly #pool: Pool;
   readonly #base: URL;
   readonly #headers: Record<string, string>;
+  readonly #before: BeforeRequest | null;
   calls = 0;
 
-  constructor(baseUrl: string, opts: { timeoutMs: number; headers: Record<string, string>; connections?: number }) {
+  constructor(baseUrl: string, opts: { timeoutMs: number; headers: Record<string, string>; connections?: number; before?: BeforeRequest }) {
     this.#base = new URL(baseUrl);
     this.#headers = opts.headers;
+    this.#before = opts.before ?? null;
     this.#pool = new Pool(this.#base.origin, {
       connections: opts.connections ?? 64,
       headersTimeout: opts.timeoutMs,
@@ -42,6 +47,7 @@ export class JsonHttp {
   }
 
   async request<T>(req: HttpRequest): Promise<Result<T>> {
+    if (this.#before) await this.#before(req.method, req.path, req.signal);
     this.calls += 1;
     const prefix = this.#base.pathname.replace(/\/+$/, '');
     let path = `${prefix}${req.path}`;

@@ -16,8 +16,9 @@ export interface CheckArgs {
 }
 
 /**
- * `evosync check`: read-only drift report, Evolution ↔ ledger ↔ Chatwoot, for one instance and
- * window. Exit 0 when clean, 1 on any drift (so it can gate scripts and alerts).
+ * `evosync check`: read-only drift report, Evolution ↔ ledger ↔ Chatwoot, and Chatwoot's agent
+ * replies ↔ ledger, for one instance and window. Exit 0 when clean, 1 on any drift (so it can gate
+ * scripts and alerts).
  */
 export async function checkCommand(env: NodeJS.ProcessEnv, args: CheckArgs, out: (line: string) => void): Promise<number> {
   const config = loadConfig(env, { require: 'database' });
@@ -32,7 +33,8 @@ export async function checkCommand(env: NodeJS.ProcessEnv, args: CheckArgs, out:
   const client = new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs);
   const chatwoot = new ChatwootApi(target, config.delivery.httpTimeoutMs);
   try {
-    const report = await checkDrift({ client, ledger, chatwoot, pageSize: config.reconcile.pageSize }, { instance: args.instance, fromMs, toMs: now, chat });
+    const agentReplies = target.inboxId > 0 ? { config, maxAgeMs: config.agentReplies.maxAgeMs, nowMs: now } : undefined;
+    const report = await checkDrift({ client, ledger, chatwoot, pageSize: config.reconcile.pageSize, ...(agentReplies ? { agentReplies } : {}) }, { instance: args.instance, fromMs, toMs: now, chat });
     if (args.json) out(JSON.stringify(report));
     else printReport(report, out);
     return report.clean ? 0 : 1;
@@ -53,7 +55,15 @@ function printReport(r: CheckReport, out: (line: string) => void): void {
     if (c.pending) out(`    pending (in flight)   ${c.pending}`);
     if (c.lateArrivals) out(`    late arrivals (marked) ${c.lateArrivals}`);
   }
+  const a = r.agentReplies;
+  if (a) {
+    out(`  agent replies (Chatwoot → WhatsApp): ${a.compared} compared in ${a.conversations} conversations`);
+    if (a.missingInLedger.length) out(`    missing in ledger     ${a.missingInLedger.length}  ${ids(a.missingInLedger)}`);
+    if (a.notSent.length) out(`    not sent (dead)       ${a.notSent.length}  ${ids(a.notSent)}`);
+    if (a.pending) out(`    pending (in flight)   ${a.pending}`);
+  }
   const t = r.totals;
   out(`  totals: missing in ledger ${t.missingInLedger}, missing in Chatwoot ${t.missingInChatwoot}, duplicated ${t.duplicatedInChatwoot}, out of order ${t.outOfOrder}, pending ${t.pending}, late ${t.lateArrivals}${r.unusable ? `, unreadable stored rows ${r.unusable}` : ''}`);
+  if (a) out(`  agent replies: missing in ledger ${t.agentRepliesMissingInLedger}, not sent ${t.agentRepliesNotSent}, pending ${a.pending}`);
   out(r.clean ? 'clean: no drift' : 'DRIFT found (reconcile repairs what is missing in the ledger)');
 }

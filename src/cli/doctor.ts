@@ -7,7 +7,8 @@ export interface DoctorArgs {
 
 /**
  * `evosync doctor`: checks the setup a newcomer gets wrong (configuration, ledger, Evolution's
- * key, instances, webhook or RabbitMQ, built-in Chatwoot integration, Chatwoot token and inbox)
+ * key, instances, webhook or RabbitMQ, built-in Chatwoot integration, message store, Chatwoot
+ * token, inbox, its webhook URL and signing secret)
  * and prints the fix of each problem. Read-only. Exit 0 when no check fails, 1 otherwise.
  */
 export async function doctorCommand(env: NodeJS.ProcessEnv, args: DoctorArgs, out: (line: string) => void): Promise<number> {

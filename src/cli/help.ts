@@ -22,8 +22,15 @@ Commands:
                    Evolution hold it; exit 1 when the ledger does not know the id.
   doctor [--instance X] [--json]
                    Check the setup (config, ledger, Evolution key, instances, webhook or
-                   RabbitMQ, built-in Chatwoot integration, Chatwoot token and inbox) and
-                   print the fix of each problem; exit 1 when a check fails.
+                   RabbitMQ, built-in Chatwoot integration, message store, Chatwoot token,
+                   inbox, its webhook URL and secret) and print the fix of each problem;
+                   exit 1 when a check fails.
+  setup [--dry-run] [--disable-builtin-chatwoot] [--instance X] [--inbox-name NAME] [--json]
+                   Point Chatwoot and Evolution at evosync (EVOSYNC_PUBLIC_URL): create or
+                   verify the API inbox and its webhook URL, read back its signing secret, set
+                   each instance's webhook (or RabbitMQ events); with the flag, turn Evolution's
+                   built-in Chatwoot integration off. Changes only what differs; exit 1 when a
+                   step failed or is left to you.
   demo [--messages N] [--chats N] [--seed N]
                    Run the whole loop on simulated Evolution and Chatwoot with an embedded
                    SQLite ledger, while Chatwoot misbehaves, and verify the result.

@@ -70,6 +70,26 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: (line:
       const exitCode = await doctorCommand(env, { ...(values.instance ? { instance: values.instance } : {}), json: values.json ?? false }, out);
       return { kind: 'done', exitCode };
     }
+    case 'setup': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { 'dry-run': { type: 'boolean' }, 'disable-builtin-chatwoot': { type: 'boolean' }, instance: { type: 'string' }, 'inbox-name': { type: 'string' }, json: { type: 'boolean' } },
+        strict: true,
+      });
+      const { setupCommand } = await import('./setup.js');
+      const exitCode = await setupCommand(
+        env,
+        {
+          dryRun: values['dry-run'] ?? false,
+          disableBuiltinChatwoot: values['disable-builtin-chatwoot'] ?? false,
+          ...(values.instance ? { instance: values.instance } : {}),
+          ...(values['inbox-name'] ? { inboxName: values['inbox-name'] } : {}),
+          json: values.json ?? false,
+        },
+        out,
+      );
+      return { kind: 'done', exitCode };
+    }
     case 'demo': {
       const { values } = parseArgs({
         args: rest,

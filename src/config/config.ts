@@ -10,6 +10,8 @@ export interface Config {
   database: { url: string };
   http: { host: string; port: number; maxBodyBytes: number };
   webhookToken: string | null;
+  /** Where Evolution and Chatwoot reach evosync (no trailing slash); null = not configured. */
+  publicUrl: string | null;
   evolution: { url: string | null; apiKey: string | null };
   /** Bearer token of the operator API; null = that API refuses every call. */
   apiToken: string | null;
@@ -41,6 +43,10 @@ export interface Config {
   ingest: { batchMax: number; orderWindowMs: number };
   /** RabbitMQ ingest; null when EVOSYNC_AMQP_URL is unset. */
   amqp: AmqpConfig | null;
+  /** Shared cache, cluster rate limiter and message guard; null when EVOSYNC_REDIS_URL is unset. */
+  redis: { url: string; prefix: string; commandTimeoutMs: number } | null;
+  /** Chatwoot's limits evosync keeps to (cluster-wide with Redis, per process without). */
+  chatwootLimits: { requestsPerMinute: number; searchPerMinute: number; messagesPerConversationPerMinute: number };
   shutdownGraceMs: number;
   /** How `POST /webhooks/chatwoot` authenticates Chatwoot; with neither, it refuses every call. */
   chatwootWebhook: { secrets: readonly string[]; token: string | null; signatureWindowS: number };

@@ -7,11 +7,17 @@ import { ConfigFileSchema, DEFAULT_AMQP_EVENTS, type Env, EnvSchema, SETTINGS } 
 const KNOWN = new Set(SETTINGS.map((s) => s.env));
 
 /** Variables of ours that are not settings (test switches), so they are not reported as typos. */
+/** Chatwoot's model-level flood guard (200 messages per conversation per minute) is not configurable there either. */
+const CONVERSATION_MESSAGES_PER_MINUTE = 200;
+
 const NON_SETTINGS = new Set(['EVOSYNC_REQUIRE_SERVICES', 'EVOSYNC_TEST_PG_URL', 'EVOSYNC_TEST_AMQP_URL', 'EVOSYNC_TEST_REDIS_URL']);
 
 export interface LoadOptions {
-  /** Which settings must be present: `start` needs both upstreams, `migrate` only the database. */
-  require?: 'service' | 'database';
+  /**
+   * Which settings must be present: `start` needs both upstreams, `migrate` only the database;
+   * `setup` needs both upstreams and EVOSYNC_PUBLIC_URL, but not CHATWOOT_INBOX_ID (it creates one).
+   */
+  require?: 'service' | 'database' | 'setup';
   readFile?: (path: string) => string;
 }
 
@@ -22,7 +28,7 @@ export interface LoadOptions {
 export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Config {
   const problems: string[] = [];
   for (const key of Object.keys(env)) {
-    if (key.startsWith('EVOSYNC_') && !KNOWN.has(key) && !NON_SETTINGS.has(key)) {
+    if (key.startsWith('EVOSYNC_') && !KNOWN.has(key) && !NON_SETTINGS.has(key) && !key.startsWith('EVOSYNC_TEST_')) {
       problems.push(`${key}: unknown setting (typo?)`);
     }
   }
@@ -74,13 +80,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     }
   }
 
-  if (require === 'service') {
+  if (require === 'service' || require === 'setup') {
     const hasFileTargets = Object.keys(targets).length > 0;
     for (const name of ['CHATWOOT_URL', 'CHATWOOT_API_TOKEN', 'CHATWOOT_ACCOUNT_ID', 'CHATWOOT_INBOX_ID'] as const) {
+      if (name === 'CHATWOOT_INBOX_ID' && require === 'setup') continue;
       if (e[name] === undefined && !hasFileTargets) problems.push(`${name}: required`);
     }
     // Some ingest must be configured; with RabbitMQ alone, webhooks are simply refused (401).
     if (!e.EVOSYNC_WEBHOOK_TOKEN && !e.EVOSYNC_AMQP_URL) problems.push('EVOSYNC_WEBHOOK_TOKEN: required unless EVOSYNC_AMQP_URL is set (Evolution webhooks are refused without it)');
+  }
+  if (require === 'setup') {
+    if (!e.EVOSYNC_PUBLIC_URL) problems.push('EVOSYNC_PUBLIC_URL: required by setup (the base URL Evolution and Chatwoot reach evosync at, e.g. https://evosync.example.com)');
+    if (!e.EVOLUTION_URL && !e.EVOLUTION_API_KEY) problems.push('EVOLUTION_URL: required by setup (with EVOLUTION_API_KEY), to configure the instances');
   }
   if ((e.EVOLUTION_URL === undefined) !== (e.EVOLUTION_API_KEY === undefined)) {
     problems.push(`${e.EVOLUTION_URL === undefined ? 'EVOLUTION_URL' : 'EVOLUTION_API_KEY'}: required with ${e.EVOLUTION_URL === undefined ? 'EVOLUTION_API_KEY' : 'EVOLUTION_URL'} (reconciliation needs both)`);
@@ -105,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     database: { url: e.EVOSYNC_DATABASE_URL },
     http: { host: e.EVOSYNC_HOST, port: e.EVOSYNC_PORT, maxBodyBytes: e.EVOSYNC_MAX_BODY_BYTES },
     webhookToken: e.EVOSYNC_WEBHOOK_TOKEN ?? null,
+    publicUrl: e.EVOSYNC_PUBLIC_URL ?? null,
     evolution: { url: e.EVOLUTION_URL ?? null, apiKey: e.EVOLUTION_API_KEY ?? null },
     apiToken: e.EVOSYNC_API_TOKEN ?? null,
     dashboard: e.EVOSYNC_DASHBOARD_USER && e.EVOSYNC_DASHBOARD_PASSWORD ? { user: e.EVOSYNC_DASHBOARD_USER, password: e.EVOSYNC_DASHBOARD_PASSWORD } : null,
@@ -138,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     conversation: { reopen: e.EVOSYNC_CONVERSATION_REOPEN, status: e.EVOSYNC_CONVERSATION_STATUS },
     ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX, orderWindowMs: e.EVOSYNC_ORDER_WINDOW_MS },
     amqp,
+    redis: e.EVOSYNC_REDIS_URL ? { url: e.EVOSYNC_REDIS_URL, prefix: e.EVOSYNC_REDIS_PREFIX, commandTimeoutMs: e.EVOSYNC_REDIS_TIMEOUT_MS } : null,
+    chatwootLimits: { requestsPerMinute: e.EVOSYNC_CHATWOOT_RATE_LIMIT, searchPerMinute: e.EVOSYNC_CHATWOOT_SEARCH_RATE_LIMIT, messagesPerConversationPerMinute: CONVERSATION_MESSAGES_PER_MINUTE },
     shutdownGraceMs: e.EVOSYNC_SHUTDOWN_GRACE_MS,
     chatwootWebhook: {
       secrets: (e.CHATWOOT_WEBHOOK_SECRET ?? '').split(',').map((x) => x.trim()).filter(Boolean),
@@ -180,7 +194,8 @@ function amqpConfig(e: Env, instances: readonly string[], problems: string[]): A
     exchanges: e.EVOSYNC_AMQP_MODE === 'global' ? [e.EVOSYNC_AMQP_EXCHANGE] : instances,
     queue,
     queueType: e.EVOSYNC_AMQP_QUEUE_TYPE,
-    prefetch: e.EVOSYNC_AMQP_PREFETCH ?? e.EVOSYNC_INGEST_BATCH_MAX,
+    // Twice a batch: the broker keeps sending the next batch while this one commits.
+    prefetch: e.EVOSYNC_AMQP_PREFETCH ?? Math.min(65_535, 2 * e.EVOSYNC_INGEST_BATCH_MAX),
     events,
   };
 }

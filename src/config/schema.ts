@@ -22,6 +22,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_DATABASE_URL', default: 'sqlite:./evosync.db', description: 'Ledger location: sqlite:<path> (embedded, one process) or postgres://user@host/db.' },
   { env: 'EVOSYNC_HOST', default: '0.0.0.0', description: 'Address the HTTP server binds to.' },
   { env: 'EVOSYNC_PORT', default: '8090', description: 'HTTP port for webhooks, API, health and metrics.' },
+  { env: 'EVOSYNC_PUBLIC_URL', description: 'Base URL at which Evolution and Chatwoot reach evosync, e.g. https://evosync.example.com. `evosync setup` points their webhooks at <url>/webhooks/evolution and <url>/webhooks/chatwoot; `evosync doctor` checks they do.' },
   { env: 'EVOSYNC_WEBHOOK_TOKEN', description: 'Shared token Evolution must send (Authorization: Bearer, X-Evosync-Token header, ?token= or /webhooks/evolution/t/<token>). Required to accept Evolution webhooks.', secret: true },
   { env: 'EVOLUTION_URL', description: 'Base URL of Evolution API, e.g. https://evo.example.com.' },
   { env: 'EVOLUTION_API_KEY', description: 'Evolution global API key (or an instance token).', secret: true },
@@ -67,12 +68,17 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_ALERT_BACKLOG_AGE_MS', default: '600000', description: 'Alert when the oldest message still waiting for delivery is older than this. 0 = no backlog alert.' },
   { env: 'EVOSYNC_ALERT_AFTER_MS', default: '60000', description: 'How long delivery must stay paused (bad token, Chatwoot down) or an instance disconnected before it alerts, so blips and a 429\'s one-minute wait do not.' },
   { env: 'EVOSYNC_ALERT_DEAD_QUIET_MS', default: '900000', description: 'A dead-messages alert recovers once no message has gone dead for this long.' },
+  { env: 'EVOSYNC_REDIS_URL', description: 'Redis (redis://[:password@]host:6379[/db]) shared by several evosync processes: Chatwoot look-ups cached for all of them, one cluster-wide Chatwoot rate limit, a per-message "being delivered" marker. Optional: unset (or Redis away) = each process uses the ledger and its own rate limit.', secret: true },
+  { env: 'EVOSYNC_REDIS_PREFIX', default: 'evosync:', description: 'Prefix of every Redis key evosync writes (one prefix per evosync cluster sharing a Redis).' },
+  { env: 'EVOSYNC_REDIS_TIMEOUT_MS', default: '250', description: 'Longest wait for one Redis command; past it evosync carries on without Redis for that call.' },
+  { env: 'EVOSYNC_CHATWOOT_RATE_LIMIT', default: '3000', description: 'Requests per minute evosync sends one Chatwoot server, across all its processes (Chatwoot\'s RACK_ATTACK_LIMIT, per client IP). Kept below it, so evosync never earns a 429. 0 = no limit (Chatwoot without Rack::Attack).' },
+  { env: 'EVOSYNC_CHATWOOT_SEARCH_RATE_LIMIT', default: '100', description: 'contacts/search requests per minute per Chatwoot account (Chatwoot\'s RATE_LIMIT_CONTACT_SEARCH). 0 = no limit.' },
   { env: 'EVOSYNC_AMQP_URL', description: 'RabbitMQ URL (amqp://user:pass@host:5672/vhost) to consume Evolution\'s own events from; unset = RabbitMQ ingest off.', secret: true },
   { env: 'EVOSYNC_AMQP_MODE', default: 'instance', description: 'instance: bind to one exchange per instance, named after it (needs EVOSYNC_INSTANCES or the config file); global: bind to Evolution\'s global exchange.' },
   { env: 'EVOSYNC_AMQP_EXCHANGE', default: 'evolution_exchange', description: 'Evolution\'s global exchange (RABBITMQ_EXCHANGE_NAME), global mode only.' },
   { env: 'EVOSYNC_AMQP_QUEUE', default: 'evosync.ingest', description: 'evosync\'s own durable queue, bound to the exchange(s); never one of Evolution\'s queue names.' },
   { env: 'EVOSYNC_AMQP_QUEUE_TYPE', default: 'quorum', description: 'Type of evosync\'s queue: quorum (replicated, survives broker restarts) or classic.' },
-  { env: 'EVOSYNC_AMQP_PREFETCH', description: 'Unacknowledged messages the broker may hand evosync at once (default: EVOSYNC_INGEST_BATCH_MAX); each is acked once its commit is durable.' },
+  { env: 'EVOSYNC_AMQP_PREFETCH', description: 'Unacknowledged messages the broker may hand evosync at once (default: twice EVOSYNC_INGEST_BATCH_MAX, so the next batch arrives while one commits); each is acked once its commit is durable.' },
   { env: 'EVOSYNC_AMQP_EVENTS', default: 'messages.upsert,send.message,connection.update,messages.update,messages.delete,messages.edited,contacts.upsert', description: 'Routing keys (Evolution event names) to bind; events evosync does not act on are acknowledged as ignored.' },
 ];
 
@@ -109,6 +115,7 @@ export const EnvSchema = z.object({
     .refine((u) => /^(sqlite:|postgres(ql)?:\/\/)/.test(u), 'must start with sqlite: or postgres://'),
   EVOSYNC_HOST: z.string().min(1).default('0.0.0.0'),
   EVOSYNC_PORT: positiveInt(0, 65535).default(8090),
+  EVOSYNC_PUBLIC_URL: httpUrl.optional(),
   EVOSYNC_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   EVOLUTION_URL: httpUrl.optional(),
   EVOLUTION_API_KEY: z.string().min(1).optional(),
@@ -156,6 +163,14 @@ export const EnvSchema = z.object({
   EVOSYNC_ALERT_BACKLOG_AGE_MS: positiveInt(0).refine((v) => v === 0 || v >= 1000, 'must be 0 (off) or at least 1000').default(600_000),
   EVOSYNC_ALERT_AFTER_MS: positiveInt(0, 86_400_000).default(60_000),
   EVOSYNC_ALERT_DEAD_QUIET_MS: positiveInt(1000).default(900_000),
+  EVOSYNC_REDIS_URL: z
+    .string()
+    .refine((u) => /^rediss?:\/\/[^/]/.test(u), 'must be a redis:// or rediss:// URL')
+    .optional(),
+  EVOSYNC_REDIS_PREFIX: z.string().min(1).max(64).default('evosync:'),
+  EVOSYNC_REDIS_TIMEOUT_MS: positiveInt(10, 10_000).default(250),
+  EVOSYNC_CHATWOOT_RATE_LIMIT: positiveInt(0).default(3000),
+  EVOSYNC_CHATWOOT_SEARCH_RATE_LIMIT: positiveInt(0).default(100),
   EVOSYNC_AMQP_URL: z
     .string()
     .refine((u) => /^amqps?:\/\/[^/]/.test(u), 'must be an amqp:// or amqps:// URL')

@@ -2,13 +2,14 @@ import type { Failure } from '../chatwoot/classify.js';
 import type { AmqpConfig } from '../config/config.js';
 import type { EvolutionClient } from '../evolution/client.js';
 import { presentedToken, safeEqual } from '../ingest/token.js';
+import { EVOLUTION_EVENTS, evolutionWebhookUrl, sameEndpoint } from '../setup/endpoints.js';
 import { type CheckResult, fail, ok, redactUrl, warn } from './types.js';
 
 /** Events evosync cannot work without (uppercase config keys, as Evolution stores them). */
 export const REQUIRED_EVENTS = ['MESSAGES_UPSERT', 'SEND_MESSAGE'] as const;
 
 const WEBHOOK_FIX = (instance: string) =>
-  `POST /webhook/set/${instance} with {"webhook":{"enabled":true,"url":"https://<evosync>/webhooks/evolution","headers":{"authorization":"Bearer <EVOSYNC_WEBHOOK_TOKEN>"},"events":["MESSAGES_UPSERT","SEND_MESSAGE","CONNECTION_UPDATE"]}} (README step 3)`;
+  `run \`evosync setup\` (with EVOSYNC_PUBLIC_URL), or POST /webhook/set/${instance} with {"webhook":{"enabled":true,"url":"https://<evosync>/webhooks/evolution","headers":{"authorization":"Bearer <EVOSYNC_WEBHOOK_TOKEN>"},"base64":true,"events":${JSON.stringify(EVOLUTION_EVENTS)}}} (README step 3)`;
 
 /** Status failures already read "HTTP 401: …", network ones "ECONNREFUSED: …". */
 const describe = (f: Failure): string => f.message;
@@ -59,7 +60,7 @@ export async function checkBuiltInChatwoot(client: EvolutionClient, instance: st
     return fail(
       'evolution.chatwoot-integration',
       "Evolution's built-in Chatwoot integration is enabled: every message would be posted twice",
-      `POST /chatwoot/set/${instance} with "enabled": false (or CHATWOOT_ENABLED=false in Evolution's environment)`,
+      `run \`evosync setup --disable-builtin-chatwoot\`, or POST /chatwoot/set/${instance} with "enabled": false (or CHATWOOT_ENABLED=false in Evolution's environment)`,
       instance,
     );
   }
@@ -85,7 +86,7 @@ function missingEvents(events: unknown): string[] {
 }
 
 /** Does the instance webhook deliver the message events to evosync, with evosync's token? */
-export function judgeWebhook(row: WebhookRow | null, webhookToken: string | null): Verdict {
+export function judgeWebhook(row: WebhookRow | null, webhookToken: string | null, publicUrl: string | null = null): Verdict {
   if (!row || typeof row.url !== 'string' || row.url === '') return { ok: false, reason: 'no instance webhook is set', fix: 'none' };
   if (row.enabled !== true) return { ok: false, reason: `the instance webhook (${redactUrl(row.url)}) is disabled`, fix: 'none' };
   let url: URL;
@@ -96,6 +97,12 @@ export function judgeWebhook(row: WebhookRow | null, webhookToken: string | null
   }
   const m = /\/webhooks\/evolution(?:\/t\/([^/]+))?\/?$/.exec(url.pathname);
   if (!m) return { ok: false, reason: `the instance webhook points at ${redactUrl(row.url)}, not at evosync's /webhooks/evolution` };
+  if (publicUrl) {
+    // The /t/<token> form is still evosync's endpoint.
+    const bare = `${url.origin}${url.pathname.replace(/\/t\/[^/]+\/?$/, '')}`;
+    const want = evolutionWebhookUrl(publicUrl);
+    if (!sameEndpoint(bare, want)) return { ok: false, reason: `the instance webhook points at ${redactUrl(row.url)}, not at evosync's ${redactUrl(want)} (EVOSYNC_PUBLIC_URL)` };
+  }
   const headers: Record<string, unknown> = {};
   if (row.headers && typeof row.headers === 'object') for (const [k, v] of Object.entries(row.headers)) headers[k.toLowerCase()] = v;
   if ('jwt_key' in headers) return { ok: false, reason: 'the webhook uses jwt_key (Evolution then sends a JWT), which evosync does not accept', fix: 'token' };
@@ -128,10 +135,10 @@ export function judgeRabbitmq(row: { enabled?: unknown; events?: unknown } | nul
  * (`/rabbitmq/find`) when evosync consumes it. Evolution's global webhook and global RabbitMQ mode
  * live in its environment and cannot be read through the API.
  */
-export async function checkEvents(client: EvolutionClient, instance: string, opts: { webhookToken: string | null; amqp: AmqpConfig | null }): Promise<CheckResult> {
+export async function checkEvents(client: EvolutionClient, instance: string, opts: { webhookToken: string | null; amqp: AmqpConfig | null; publicUrl?: string | null }): Promise<CheckResult> {
   const w = await client.http.request<WebhookRow | null>({ method: 'GET', path: `/webhook/find/${encodeURIComponent(instance)}` });
   if (!w.ok) return fail('evolution.events', `cannot read the instance webhook: ${describe(w.failure)}`, WEBHOOK_FIX(instance), instance);
-  const webhook = judgeWebhook(w.value && typeof w.value === 'object' ? w.value : null, opts.webhookToken);
+  const webhook = judgeWebhook(w.value && typeof w.value === 'object' ? w.value : null, opts.webhookToken, opts.publicUrl ?? null);
   if (webhook.ok && !opts.amqp) return ok('evolution.events', webhook.detail, instance);
 
   let rabbit: Verdict | null = null;
@@ -156,13 +163,4 @@ export async function checkEvents(client: EvolutionClient, instance: string, opt
   if (rabbit) fix += `; or POST /rabbitmq/set/${instance} with {"rabbitmq":{"enabled":true,"events":["MESSAGES_UPSERT","SEND_MESSAGE","CONNECTION_UPDATE"]}}`;
   else if (webhook.fix === 'none') fix += "; if you use Evolution's global webhook (WEBHOOK_GLOBAL_URL, not readable through the API), ignore this when it points at https://<evosync>/webhooks/evolution/t/<EVOSYNC_WEBHOOK_TOKEN>";
   return fail('evolution.events', `events do not reach evosync: ${webhook.reason}${rabbit ? `; ${rabbit.reason}` : ''}`, fix, instance);
-}
-
-/** Reconciliation reads Evolution's message store, whose switch Evolution's API does not expose. */
-export function messageStoreReminder(): CheckResult {
-  return warn(
-    'evolution.message-store',
-    "reconciliation reads Evolution's stored messages; whether DATABASE_SAVE_DATA_NEW_MESSAGE is on cannot be read through Evolution's API",
-    "make sure Evolution's environment has DATABASE_SAVE_DATA_NEW_MESSAGE=true",
-  );
 }

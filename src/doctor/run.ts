@@ -2,9 +2,10 @@ import { ChatwootApi } from '../chatwoot/api.js';
 import type { ChatwootTarget, Config } from '../config/config.js';
 import { targetFor } from '../config/load.js';
 import { EvolutionClient } from '../evolution/client.js';
-import { checkChatwootToken, checkInbox, describeTarget } from './chatwoot.js';
+import { checkChatwootToken, checkChatwootWebhook, checkInbox, checkWebhookSecret, describeTarget } from './chatwoot.js';
 import { checkConfig } from './config.js';
-import { checkBuiltInChatwoot, checkEvents, checkEvolutionApi, checkInstance, messageStoreReminder } from './evolution.js';
+import { checkBuiltInChatwoot, checkEvents, checkEvolutionApi, checkInstance } from './evolution.js';
+import { checkMessageStore, messageStoreReminder } from './message-store.js';
 import { checkLedger } from './ledger.js';
 import { type CheckResult, warn } from './types.js';
 
@@ -12,6 +13,8 @@ export interface DoctorOptions {
   /** Check only this Evolution instance (and its Chatwoot target). */
   instance?: string;
   readFile?: (path: string) => string;
+  /** Clock of the message-store check (which looks only at messages old enough to be stored). */
+  now?: () => number;
 }
 
 export interface DoctorReport {
@@ -31,7 +34,7 @@ const timeoutOf = (config: Config) => Math.min(config.delivery.httpTimeoutMs, 10
 export async function runDoctor(env: NodeJS.ProcessEnv, opts: DoctorOptions = {}): Promise<DoctorReport> {
   const { results, config } = checkConfig(env, opts.readFile);
   if (!config) return report(results);
-  const [ledger, evolution] = await Promise.all([checkLedger(config.database.url), evolutionChecks(config, opts.instance)]);
+  const [ledger, evolution] = await Promise.all([checkLedger(config.database.url), evolutionChecks(config, opts.instance, opts.now ?? Date.now)]);
   const chatwoot = await chatwootChecks(config, evolution.instances);
   return report([...results, ledger, ...evolution.results, ...chatwoot]);
 }
@@ -40,7 +43,7 @@ function report(checks: CheckResult[]): DoctorReport {
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
 
-async function evolutionChecks(config: Config, only: string | undefined): Promise<{ results: CheckResult[]; instances: readonly string[] }> {
+async function evolutionChecks(config: Config, only: string | undefined, now: () => number): Promise<{ results: CheckResult[]; instances: readonly string[] }> {
   const configured = only ? [only] : (config.instances ?? []);
   const { url, apiKey } = config.evolution;
   if (!url || !apiKey) {
@@ -60,14 +63,15 @@ async function evolutionChecks(config: Config, only: string | undefined): Promis
       instances.map(async (instance) => {
         const state = await checkInstance(client, instance);
         if (!state.exists) return [state.result];
-        const [builtIn, events] = await Promise.all([
+        const [builtIn, events, store] = await Promise.all([
           checkBuiltInChatwoot(client, instance),
-          checkEvents(client, instance, { webhookToken: config.webhookToken, amqp: config.amqp }),
+          checkEvents(client, instance, { webhookToken: config.webhookToken, amqp: config.amqp, publicUrl: config.publicUrl }),
+          checkMessageStore(client, instance, config.database.url, now()),
         ]);
-        return [state.result, builtIn, events];
+        return [state.result, builtIn, events, store];
       }),
     );
-    return { results: [...results, ...perInstance.flat(), messageStoreReminder()], instances };
+    return { results: [...results, ...perInstance.flat()], instances };
   } finally {
     await client.close().catch(() => {});
   }
@@ -83,7 +87,10 @@ async function chatwootChecks(config: Config, instances: readonly string[]): Pro
       try {
         const token = await checkChatwootToken(api);
         if (token.status === 'fail') return [token, warn('chatwoot.inbox', 'not checked (fix chatwoot.token first)', 'see chatwoot.token', describeTarget(api))];
-        return [token, await checkInbox(api)];
+        const inbox = await checkInbox(api);
+        if (!inbox.inbox) return [token, inbox.result];
+        const settings = { publicUrl: config.publicUrl, legacyToken: config.chatwootWebhook.token, secrets: config.chatwootWebhook.secrets };
+        return [token, inbox.result, checkChatwootWebhook(api, inbox.inbox, settings), checkWebhookSecret(api, inbox.inbox, settings)];
       } finally {
         await api.close().catch(() => {});
       }

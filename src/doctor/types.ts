@@ -10,7 +10,9 @@ export type CheckId =
   | 'evolution.events'
   | 'evolution.message-store'
   | 'chatwoot.token'
-  | 'chatwoot.inbox';
+  | 'chatwoot.inbox'
+  | 'chatwoot.webhook'
+  | 'chatwoot.webhook-secret';
 
 export interface CheckResult {
   id: CheckId;

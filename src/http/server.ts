@@ -14,6 +14,8 @@ export interface ServerDeps {
   isShuttingDown(): boolean;
   /** Readiness: null when ready, else what is not. */
   readiness(): Promise<string | null>;
+  /** What works, but less well (Redis away): ready all the same (200), and says so. */
+  degraded?: () => string[];
   stats(): Promise<Record<string, unknown>>;
   /** `POST /webhooks/chatwoot` (agent replies); absent = no such route. */
   chatwoot?: Pick<ChatwootWebhookOptions, 'config' | 'clock' | 'notify'>;
@@ -40,7 +42,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.get('/readyz', async (_req, reply) => {
     if (deps.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down' });
     const problem = await deps.readiness();
-    return problem ? reply.code(503).send({ status: 'not_ready', problem }) : { status: 'ready' };
+    if (problem) return reply.code(503).send({ status: 'not_ready', problem });
+    const degraded = deps.degraded?.() ?? [];
+    return degraded.length > 0 ? { status: 'degraded', degraded } : { status: 'ready' };
   });
   app.get('/api/stats', async () => deps.stats());
   deps.register?.(app);

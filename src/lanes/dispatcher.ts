@@ -34,7 +34,34 @@ export interface DispatcherDeps {
   /** When every upstream is paused, the time delivery can resume; the loop sleeps until then. */
   blockedUntil?: (now: number) => number;
   metrics?: DeliveryRecorder;
+  /**
+   * Longest idle sleep now, overriding `pollMs`: longer while another channel (PostgreSQL
+   * LISTEN/NOTIFY) announces new work, so polling is only the safety net.
+   */
+  idlePollMs?: () => number;
+  /**
+   * A second line against two processes delivering one message at once, behind the lane lease:
+   * `claim` false = someone else is on it right now.
+   */
+  guard?: MessageGuardPort;
+  /**
+   * Waits until the upstream's rate limit gives this lane a turn, and takes it; `run` lets the
+   * handler's first request use that turn. A long wait means the lane's head may have changed
+   * meanwhile (an older message committed late), so the head is read again before sending.
+   */
+  pace?: (lane: ClaimedLane, signal: AbortSignal) => Promise<{ waitedMs: number; run: <T>(fn: () => Promise<T>) => Promise<T> }>;
 }
+
+export interface MessageGuardPort {
+  claim(messageId: number): Promise<boolean>;
+  release(messageId: number): Promise<void>;
+}
+
+/** A wait for a rate-limit turn longer than this may have let an older message in ahead of the head. */
+const PACE_REREAD_MS = 20;
+
+/** How long a message another process is on waits before this one looks at it again. */
+const GUARDED_RETRY_MS = 1000;
 
 type State = 'created' | 'running' | 'stopping' | 'stopped';
 
@@ -56,6 +83,8 @@ export class Dispatcher {
   #stopping: Promise<void> | null = null;
   #timers: NodeJS.Timeout[] = [];
   delivered = 0;
+  /** Messages found guarded by another process (should stay 0: the lease already prevents it). */
+  guarded = 0;
 
   constructor(opts: DispatcherOptions, deps: DispatcherDeps) {
     this.#opts = opts;
@@ -138,7 +167,7 @@ export class Dispatcher {
         }
         if (claimed === free) continue;
       }
-      let sleepMs = this.#opts.pollMs;
+      let sleepMs = this.#deps.idlePollMs?.() ?? this.#opts.pollMs;
       if (free > 0) {
         const next = await ledger.nextDueAt().catch(() => null);
         if (next !== null) sleepMs = Math.min(sleepMs, Math.max(5, next - clock.now()));
@@ -179,8 +208,20 @@ export class Dispatcher {
     let suspect = lane.suspect;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
+      let run = <T>(fn: () => Promise<T>): Promise<T> => fn();
+      if (this.#deps.pace && head.direction === 'to_chatwoot') {
+        const turn = await this.#deps.pace(lane, this.#abort.signal);
+        run = turn.run;
+        if (turn.waitedMs > PACE_REREAD_MS) {
+          const fresh = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
+          if (!fresh || fresh.state !== 'pending' || fresh.nextAttemptAt > clock.now()) break;
+          if (fresh.id !== head.id) await ledger.markInflight(lane.instance, lane.chat, owner, fresh.id);
+          head = fresh;
+        }
+      }
       const startedAt = clock.now();
-      const outcome = await this.#handle(head, { ...lane, suspect });
+      const current = head;
+      const outcome = await run(() => this.#handle(current, { ...lane, suspect }));
       const now = clock.now();
       const keep = this.#state === 'running' ? now + leaseMs : null;
       const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
@@ -211,6 +252,13 @@ export class Dispatcher {
   }
 
   async #handle(row: LedgerMessage, lane: ClaimedLane): Promise<CompletionOutcome> {
+    const guard = this.#deps.guard;
+    if (guard && !(await guard.claim(row.id))) {
+      this.guarded += 1;
+      this.#deps.logger.warn({ messageId: row.id, waId: row.waId, chat: row.chat }, 'another process is delivering this message right now; looking again shortly');
+      // It may be sending this very message: whatever happens next looks it up before any send.
+      return { state: 'retry', error: 'being delivered by another process', nextAttemptAt: this.#deps.clock.now() + GUARDED_RETRY_MS, countAttempt: false, maybeSent: true };
+    }
     try {
       return await this.#deps.handle(row, lane, this.#abort.signal);
     } catch (error) {
@@ -219,6 +267,8 @@ export class Dispatcher {
       this.#deps.logger.error({ err, waId: row.waId, chat: row.chat }, 'delivery handler threw');
       const now = this.#deps.clock.now();
       return { state: 'retry', error: `internal: ${err.message}`, nextAttemptAt: now + this.#opts.retryBaseMs, countAttempt: true, maybeSent: true };
+    } finally {
+      if (guard) await guard.release(row.id);
     }
   }
 

@@ -29,8 +29,11 @@ export function receiptHandler(deps: WhatsAppHandlerDeps): LaneHandler {
       if (waited > deps.receiptWaitMs) return { state: 'skipped', reason: `message ${receipt.targetWaId} never became known (${Math.round(waited / 1000)} s)` };
       // A message that overtakes its receipt sorts before it (it is older), so waiting costs nothing
       // while the chat is quiet; once the chat has newer things to deliver, a receipt of a message
-      // that never came (a phone reaction, a message evosync skips) must not hold them up.
-      if (waited > HOLD_UP_GRACE_MS && (await ledger.listMessages({ instance: row.instance, chat: row.chat, state: 'pending', limit: 2 })).length > 1) {
+      // that never came (a phone reaction, a message evosync skips) must not hold them up. Other
+      // receipts behind it do not count: they wait for their messages too, and typically one of
+      // them is this message's own next receipt (read, then delivered, both ahead of a media
+      // message Evolution was still downloading) — skipping on their account lost the "read".
+      if (waited > HOLD_UP_GRACE_MS && (await heldUp(deps, row))) {
         return { state: 'skipped', reason: `message ${receipt.targetWaId} not known, and the chat has more to deliver` };
       }
       return { state: 'retry', error: `waiting for message ${receipt.targetWaId}`, nextAttemptAt: now + Math.min(5_000, Math.max(250, waited / 4)), countAttempt: false, maybeSent: false };
@@ -54,6 +57,12 @@ export function receiptHandler(deps: WhatsAppHandlerDeps): LaneHandler {
     // A status change is idempotent: it may be retried freely, nothing is ever duplicated.
     return failureOutcome(row, r.failure, false, gate.recordFailure(r.failure, at), gate.pausedUntil(), at, deps.policy);
   };
+}
+
+/** Whether anything but receipts waits behind this one in its chat (a few looked at: it is rare). */
+async function heldUp(deps: WhatsAppHandlerDeps, row: LedgerMessage): Promise<boolean> {
+  const pending = await deps.ledger.listMessages({ instance: row.instance, chat: row.chat, state: 'pending', limit: 50 });
+  return pending.some((m) => m.id !== row.id && !isReceipt(m.message));
 }
 
 type Holder =

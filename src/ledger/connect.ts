@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { EvosyncError } from '../errors.js';
 import type { Database } from './schema.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -59,12 +60,15 @@ function connectSqlite(path: string, exclusive: boolean): Connection {
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
+  // The service's connection (the one that writes all day) hands its checkpoints to a worker.
+  const checkpointer = exclusive && !memory ? SqliteCheckpointer.start(sqlite, path) : null;
   return {
     db,
     dialect: 'sqlite',
     sqlite,
     async close() {
       try {
+        await checkpointer?.stop();
         await db.destroy();
       } finally {
         release();

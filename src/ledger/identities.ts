@@ -131,6 +131,10 @@ export class Identities {
         const r = await trx.selectFrom('messages').select('chat').where('instance', '=', instance).where('wa_id', '=', waId).executeTakeFirst();
         return r?.chat ?? null;
       },
+      unfoldedLidOf: async (instance, phoneJid) => {
+        const r = await trx.selectFrom('identities').select('lid').where('instance', '=', instance).where('phone', '=', phoneJid).where('merged_at', 'is', null).executeTakeFirst();
+        return r?.lid ?? null;
+      },
     };
   }
 

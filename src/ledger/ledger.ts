@@ -150,6 +150,15 @@ export interface ReconcileRun {
   repaired: number;
   /** Stored rows that could not be read as messages (counted, never silently dropped). */
   unusable: number;
+  /**
+   * Chatwoot → WhatsApp: conversations of the inbox active in the window that were read, and the
+   * agent reply messages in them (one per WhatsApp message a reply becomes) compared with the
+   * ledger, found missing from it, and fed into delivery.
+   */
+  agentConversations: number;
+  agentCompared: number;
+  agentMissing: number;
+  agentRepaired: number;
   /** null when the run completed; else why it stopped (what it repaired until then stays repaired). */
   error: string | null;
   startedAt: number;

@@ -158,6 +158,15 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`create index messages_cw_message_id on messages (cw_message_id) where cw_message_id is not null`.execute(db);
       },
     },
+    '0007_reconcile_agent_replies': {
+      // A run also compares Chatwoot's agent replies with the ledger (Chatwoot → WhatsApp): what it
+      // read and repaired in that direction is kept beside the WhatsApp → Chatwoot counts.
+      async up(db: Kysely<unknown>) {
+        for (const column of ['agent_conversations', 'agent_compared', 'agent_missing', 'agent_repaired']) {
+          await sql`alter table reconcile_runs add column ${sql.raw(column)} integer not null default 0`.execute(db);
+        }
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -93,6 +93,10 @@ export interface ReconcileRunsTable {
   missing: number;
   repaired: number;
   unusable: number;
+  agent_conversations: Generated<number>;
+  agent_compared: Generated<number>;
+  agent_missing: Generated<number>;
+  agent_repaired: Generated<number>;
   error: string | null;
   started_at: number;
   duration_ms: number;

@@ -11,6 +11,7 @@ import { migrationProvider } from './migrations.js';
 import { SqliteBatches } from './sqlite-batch.js';
 import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
+import { WORK_CHANNEL } from './pg-notify.js';
 import { fromRow, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 
@@ -78,6 +79,9 @@ export class SqlLedger implements Ledger {
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
       const newRows = rows.map((r) => toRow(r, nowMs, dueAtMs));
+      // Ids in one global order: batches committing side by side that share an id (a duplicate
+      // delivery) then wait on each other in the same order instead of deadlocking.
+      newRows.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : a.wa_id < b.wa_id ? -1 : a.wa_id > b.wa_id ? 1 : 0));
       for (let i = 0; i < newRows.length; i += INSERT_CHUNK) {
         for (const r of await insertChunkPg(trx, newRows.slice(i, i + INSERT_CHUNK))) {
           inserted.add(`${r.instance}\u0000${r.wa_id}`);
@@ -93,6 +97,7 @@ export class SqlLedger implements Ledger {
           select v.instance, v.chat, ${dueAtMs}::bigint, 0 from unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) with ordinality as v(instance, chat, n)
           order by v.n
           on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)`.execute(trx);
+        await notifyWork(trx);
       }
       const seen = new Set<string>();
       return rows.map((r) => {
@@ -223,13 +228,16 @@ export class SqlLedger implements Ledger {
         await sql`select 1 from lanes where instance = ${instance} and chat = ${chat} for update`.execute(trx);
       }
       const head = await headOf(trx, instance, chat, deadPolicy);
-      await trx
+      const due = head && head.state === 'pending' ? head.nextAttemptAt : null;
+      const r = await trx
         .updateTable('lanes')
-        .set({ due_at: head && head.state === 'pending' ? head.nextAttemptAt : null, lease_owner: null, lease_until: null, inflight_id: null })
+        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
-        .execute();
+        .executeTakeFirst();
+      // A lane given back with work left (a retry waiting, a stop in the middle): others may take it.
+      if (due !== null && Number(r.numUpdatedRows) > 0 && this.dialect === 'postgres') await notifyWork(trx);
     });
   }
 
@@ -293,8 +301,13 @@ export class SqlLedger implements Ledger {
   }
 
   async releaseLanes(owner: string): Promise<number> {
-    const r = await this.#db.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    return this.#db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
+      const n = Number(r.numUpdatedRows);
+      // A stopping process's lanes are free at once: the others need not wait for their next poll.
+      if (n > 0 && this.dialect === 'postgres') await notifyWork(trx);
+      return n;
+    });
   }
 
   async reapExpiredLeases(nowMs: number, exceptOwner?: string): Promise<number> {
@@ -310,7 +323,9 @@ export class SqlLedger implements Ledger {
         .where('lease_until', '<', nowMs);
       if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);
       const r = await q.executeTakeFirst();
-      return Number(r.numUpdatedRows);
+      const n = Number(r.numUpdatedRows);
+      if (n > 0 && this.dialect === 'postgres') await notifyWork(trx);
+      return n;
     });
   }
 
@@ -407,6 +422,7 @@ export class SqlLedger implements Ledger {
         .values({ instance: m.instance, chat: m.chat, due_at: nowMs, suspect: 0 })
         .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: nowMs }))
         .execute();
+      if (this.dialect === 'postgres') await notifyWork(trx);
       return true;
     });
   }
@@ -460,6 +476,7 @@ export class SqlLedger implements Ledger {
       .values({
         instance: run.instance, trigger: run.trigger, window_from: run.windowFrom, window_to: run.windowTo, chat: run.chat,
         pages: run.pages, compared: run.compared, missing: run.missing, repaired: run.repaired, unusable: run.unusable,
+        agent_conversations: run.agentConversations, agent_compared: run.agentCompared, agent_missing: run.agentMissing, agent_repaired: run.agentRepaired,
         error: run.error, started_at: run.startedAt, duration_ms: run.durationMs,
       })
       .execute();
@@ -472,6 +489,7 @@ export class SqlLedger implements Ledger {
     return rows.map((r) => ({
       id: Number(r.id), instance: r.instance, trigger: r.trigger, windowFrom: Number(r.window_from), windowTo: Number(r.window_to), chat: r.chat,
       pages: Number(r.pages), compared: Number(r.compared), missing: Number(r.missing), repaired: Number(r.repaired), unusable: Number(r.unusable),
+      agentConversations: Number(r.agent_conversations), agentCompared: Number(r.agent_compared), agentMissing: Number(r.agent_missing), agentRepaired: Number(r.agent_repaired),
       error: r.error, startedAt: Number(r.started_at), durationMs: Number(r.duration_ms),
     }));
   }
@@ -552,6 +570,11 @@ async function insertChunkPg(trx: Transaction<Database>, rows: ReturnType<typeof
     on conflict (instance, wa_id) do nothing
     returning instance, wa_id, chat`.execute(trx);
   return out;
+}
+
+/** PostgreSQL only: delivered to every LISTENing process when the surrounding transaction commits. */
+async function notifyWork(db: Db): Promise<void> {
+  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(db);
 }
 
 function compareLane(a: { instance: string; chat: string }, b: { instance: string; chat: string }): number {

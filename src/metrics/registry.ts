@@ -14,6 +14,8 @@ export interface ScrapeSources {
   chatwootUp(): boolean;
   /** null when RabbitMQ ingest is not configured (the series is then absent, not 0). */
   rabbitmqUp: (() => boolean) | null;
+  /** null (or absent) when EVOSYNC_REDIS_URL is unset. */
+  redisUp?: (() => boolean) | null;
   databaseUp(): Promise<boolean>;
 }
 
@@ -117,12 +119,13 @@ export class EvosyncMetrics implements Recorders {
       },
     });
     const up: Gauge<'upstream'> = new Gauge({
-      name: 'evosync_upstream_up', help: 'Whether a dependency is usable: chatwoot (0 while delivery is paused), rabbitmq (consumer connected), database (ledger answers).', labelNames: ['upstream'], registers,
+      name: 'evosync_upstream_up', help: 'Whether a dependency is usable: chatwoot (0 while delivery is paused), rabbitmq (consumer connected), database (ledger answers), redis (connected; evosync works without it, slower).', labelNames: ['upstream'], registers,
       async collect() {
         const s = sources();
         if (!s) return;
         up.set({ upstream: 'chatwoot' }, s.chatwootUp() ? 1 : 0);
         if (s.rabbitmqUp) up.set({ upstream: 'rabbitmq' }, s.rabbitmqUp() ? 1 : 0);
+        if (s.redisUp) up.set({ upstream: 'redis' }, s.redisUp() ? 1 : 0);
         up.set({ upstream: 'database' }, (await s.databaseUp()) ? 1 : 0);
       },
     });

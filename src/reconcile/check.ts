@@ -1,7 +1,9 @@
 import type { ChatwootApi, CwMessage } from '../chatwoot/api.js';
 import { sourceIdOf } from '../chatwoot/deliver-to-chatwoot.js';
+import type { Config } from '../config/config.js';
 import type { EvolutionClient } from '../evolution/client.js';
 import type { KnownWaId, Ledger } from '../ledger/ledger.js';
+import { type AgentReplyScanStats, agentRepliesInWindow } from './agent-replies.js';
 import { ReconcileError } from './errors.js';
 import { storedPages } from './stored-messages.js';
 
@@ -27,6 +29,19 @@ export interface ChatDrift {
   lateArrivals: number;
 }
 
+/** Chatwoot → WhatsApp: the inbox's agent replies in the window against the ledger. */
+export interface AgentReplyDrift {
+  conversations: number;
+  /** Agent reply messages compared (one per WhatsApp message a reply becomes). */
+  compared: number;
+  /** In Chatwoot, not in the ledger: their webhook never arrived (reconcile repairs), as `cw:<id>` keys. */
+  missingInLedger: string[];
+  /** In the ledger but given up (dead): never reached WhatsApp. */
+  notSent: string[];
+  /** Not drift: still to be sent, or written so recently that their webhook may still be on its way. */
+  pending: number;
+}
+
 export interface CheckReport {
   instance: string;
   windowFrom: number;
@@ -35,7 +50,12 @@ export interface CheckReport {
   compared: number;
   unusable: number;
   chats: ChatDrift[];
-  totals: { missingInLedger: number; missingInChatwoot: number; duplicatedInChatwoot: number; outOfOrder: number; pending: number; lateArrivals: number };
+  totals: {
+    missingInLedger: number; missingInChatwoot: number; duplicatedInChatwoot: number; outOfOrder: number; pending: number; lateArrivals: number;
+    agentRepliesMissingInLedger: number; agentRepliesNotSent: number;
+  };
+  /** null when agent replies were not compared (no Chatwoot → WhatsApp settings given). */
+  agentReplies: AgentReplyDrift | null;
   clean: boolean;
 }
 
@@ -44,7 +64,16 @@ export interface CheckDeps {
   ledger: Ledger;
   chatwoot: ChatwootApi;
   pageSize: number;
+  /** Compare the inbox's agent replies too (Chatwoot → WhatsApp); `nowMs` is when the check started. */
+  agentReplies?: { config: Config; maxAgeMs: number; nowMs: number };
 }
+
+/**
+ * A reply younger than this and not in the ledger yet is counted pending, not drift: Chatwoot's
+ * webhook takes two asynchronous hops (reference §6.2) and may simply not have arrived — unless
+ * Chatwoot already marked the reply failed, which it does when the webhook failed (§6.5).
+ */
+const AGENT_REPLY_GRACE_MS = 30_000;
 
 interface Seen {
   waId: string;
@@ -91,8 +120,33 @@ export async function checkDrift(deps: CheckDeps, req: CheckRequest): Promise<Ch
     pending: sum((c) => c.pending),
     lateArrivals: sum((c) => c.lateArrivals),
   };
-  const clean = totals.missingInLedger + totals.missingInChatwoot + totals.duplicatedInChatwoot + totals.outOfOrder === 0;
-  return { instance: req.instance, windowFrom: req.fromMs, windowTo: req.toMs, chat: req.chat, compared, unusable, chats: chats.filter((c) => hasFindings(c)), totals, clean };
+  const agentReplies = deps.agentReplies ? await checkAgentReplies(deps, deps.agentReplies, req) : null;
+  const agentTotals = { agentRepliesMissingInLedger: agentReplies?.missingInLedger.length ?? 0, agentRepliesNotSent: agentReplies?.notSent.length ?? 0 };
+  const clean = totals.missingInLedger + totals.missingInChatwoot + totals.duplicatedInChatwoot + totals.outOfOrder + agentTotals.agentRepliesMissingInLedger + agentTotals.agentRepliesNotSent === 0;
+  return { instance: req.instance, windowFrom: req.fromMs, windowTo: req.toMs, chat: req.chat, compared, unusable, chats: chats.filter((c) => hasFindings(c)), totals: { ...totals, ...agentTotals }, agentReplies, clean };
+}
+
+/** Read-only: the same scan as reconcile, one conversation's replies in memory at a time. */
+async function checkAgentReplies(deps: CheckDeps, a: NonNullable<CheckDeps['agentReplies']>, req: CheckRequest): Promise<AgentReplyDrift> {
+  const drift: AgentReplyDrift = { conversations: 0, compared: 0, missingInLedger: [], notSent: [], pending: 0 };
+  const stats: AgentReplyScanStats = { conversations: 0, elsewhere: 0, givenUp: 0 };
+  const scan = agentRepliesInWindow({ api: deps.chatwoot, ledger: deps.ledger, config: a.config, maxAgeMs: a.maxAgeMs, nowMs: a.nowMs }, req, stats);
+  for await (const found of scan) {
+    drift.compared += found.items.length;
+    const known = await deps.ledger.existingWaIds(req.instance, found.items.map((i) => i.waId));
+    for (const item of found.items) {
+      const k = known.get(item.waId);
+      if (!k) {
+        // Chatwoot marked it failed: its webhook failed for sure, no need to wait for it.
+        if (a.nowMs - item.createdAtMs < AGENT_REPLY_GRACE_MS && !found.webhookFailed.has(item.cwMessageId)) drift.pending += 1;
+        else drift.missingInLedger.push(item.waId);
+      } else if (k.state === 'pending') drift.pending += 1;
+      else if (k.state === 'dead') drift.notSent.push(item.waId);
+      // delivered: on WhatsApp; skipped: deliberately not sent (deleted first), its reason is in the ledger
+    }
+  }
+  drift.conversations = stats.conversations;
+  return drift;
 }
 
 function hasFindings(c: ChatDrift): boolean {

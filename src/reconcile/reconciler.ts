@@ -1,3 +1,5 @@
+import type { ChatwootApi } from '../chatwoot/api.js';
+import type { Config } from '../config/config.js';
 import type { EvolutionClient } from '../evolution/client.js';
 import type { Intake } from '../ingest/intake.js';
 import type { Ledger, ReconcileRun } from '../ledger/ledger.js';
@@ -6,7 +8,8 @@ import type { Logger } from '../lib/logger.js';
 import type { ReconcileRecorder } from '../metrics/recorders.js';
 import { coerceError } from '../errors.js';
 import { NOT_CONFIGURED_MESSAGE, ReconcileError } from './errors.js';
-import { type ReconcileRequest, reconcileWaToChatwoot } from './wa-to-chatwoot.js';
+import { reconcile } from './run.js';
+import type { ReconcileRequest } from './wa-to-chatwoot.js';
 
 export interface ReconcilerOptions {
   /** 0 = no schedule. */
@@ -29,6 +32,12 @@ export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
   metrics?: ReconcileRecorder;
+  /**
+   * Chatwoot → WhatsApp: the Chatwoot API of an instance's target (null when it has none), the
+   * config (which instance and chat a conversation belongs to) and EVOSYNC_AGENT_REPLY_MAX_AGE_MS.
+   * Absent: runs compare WhatsApp → Chatwoot only.
+   */
+  agentReplies?: { apiFor(instance: string): ChatwootApi | null; config: Config; maxAgeMs: number };
 }
 
 /** WhatsApp timestamps of one device can trail another's by a little: look back a bit further. */
@@ -46,6 +55,8 @@ export class Reconciler {
   readonly #running = new Map<string, Promise<ReconcileRun>>();
   /** Newest WhatsApp time (ms) seen per instance since start: where a reconnect's gap begins. */
   readonly #lastEventAt = new Map<string, number>();
+  /** Instances with a reconnect waiting for the run in progress to end (one wait is enough). */
+  readonly #waitingReconnect = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #stopping = false;
 
@@ -68,13 +79,18 @@ export class Reconciler {
     if (!client) return Promise.reject(new ReconcileError('RECONCILE_NOT_CONFIGURED', NOT_CONFIGURED_MESSAGE));
     if (this.#stopping) return Promise.reject(new ReconcileError('RECONCILE_STOPPED', 'evosync is shutting down'));
     if (this.#running.has(req.instance)) return Promise.reject(new ReconcileError('RECONCILE_BUSY', `a reconcile run for instance ${req.instance} is already in progress`));
-    const p = reconcileWaToChatwoot(
-      { client, ledger: this.#deps.ledger, intake: this.#deps.intake, clock: this.#deps.clock, logger: this.#deps.logger, pageSize: this.#opts.pageSize, batchMax: this.#opts.batchMax, shouldStop: () => this.#stopping },
+    const a = this.#deps.agentReplies;
+    const api = a?.apiFor(req.instance) ?? null;
+    const p = reconcile(
+      {
+        client, ledger: this.#deps.ledger, intake: this.#deps.intake, clock: this.#deps.clock, logger: this.#deps.logger, pageSize: this.#opts.pageSize, batchMax: this.#opts.batchMax, shouldStop: () => this.#stopping,
+        agentReplies: a && api ? { api, config: a.config, maxAgeMs: a.maxAgeMs } : null,
+      },
       req,
     )
       .then(
         (run) => {
-          this.#deps.metrics?.reconcileRun(req.trigger, run.error ? 'error' : 'ok', run.repaired);
+          this.#deps.metrics?.reconcileRun(req.trigger, run.error ? 'error' : 'ok', run.repaired + run.agentRepaired);
           return run;
         },
         (error: unknown) => {
@@ -101,18 +117,30 @@ export class Reconciler {
    * `connection.update` → `open`: Evolution reconnected, and what WhatsApp delivered around the gap
    * may never have been published (history arrives as MESSAGES_SET, not upserts). Reconciles from
    * the instance's last known event (else its last run, else the cap), never further back than the cap.
+   * The same window covers the agent replies written meanwhile (their webhooks may have failed too).
    */
   onConnectionOpen(instance: string): void {
     if (!this.#deps.client || this.#stopping) return;
     void (async () => {
+      const running = this.#running.get(instance);
+      if (running) {
+        // The run in progress read (or is reading) a window that ended before this reconnect: the
+        // gap is reconciled right after it, not left to the next scheduled round.
+        if (this.#waitingReconnect.has(instance)) return;
+        this.#waitingReconnect.add(instance);
+        this.#deps.logger.info({ instance }, 'reconnect: a reconcile run is in progress; reconciling the gap once it ends');
+        try {
+          await running.catch(() => {});
+        } finally {
+          this.#waitingReconnect.delete(instance);
+        }
+        if (this.#stopping || this.#running.has(instance)) return;
+      }
       const now = this.#deps.clock.now();
       let since = this.#lastEventAt.get(instance) ?? null;
       if (since === null) since = (await this.#deps.ledger.listReconcileRuns(instance, 1))[0]?.windowTo ?? null;
       const fromMs = Math.max(now - this.#opts.maxWindowMs, (since ?? 0) - RECONNECT_SLACK_MS);
-      if (this.#running.has(instance)) {
-        this.#deps.logger.info({ instance }, 'reconnect: a reconcile run is already in progress; the schedule covers the rest');
-        return;
-      }
+      if (this.#running.has(instance)) return;
       await this.run({ instance, fromMs, toMs: now, chat: null, trigger: 'reconnect' });
     })().catch((error: unknown) => this.#deps.logger.warn({ err: coerceError(error), instance }, 'reconnect reconcile failed'));
   }

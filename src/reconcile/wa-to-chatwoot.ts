@@ -2,7 +2,6 @@ import type { ChatMessage } from '../domain/message.js';
 import type { EvolutionClient, StoredRecord } from '../evolution/client.js';
 import type { Intake } from '../ingest/intake.js';
 import type { Ledger, ReconcileRun } from '../ledger/ledger.js';
-import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { coerceError } from '../errors.js';
 import { ReconcileError } from './errors.js';
@@ -21,7 +20,6 @@ export interface WaToChatwootDeps {
   client: EvolutionClient;
   ledger: Ledger;
   intake: Intake;
-  clock: Clock;
   logger: Logger;
   pageSize: number;
   /** Messages committed per intake call when repairing. */
@@ -43,13 +41,11 @@ const DEFAULT_HOLD_MAX = 20_000;
  * once compared) and committed oldest first at the end: committing page by page would let a chat's
  * newest gap be delivered before its older gaps are even found. Past `holdMax` they are committed
  * early; older ones found later then land as marked late arrivals rather than in place.
+ *
+ * Fills the WhatsApp → Chatwoot counts of `run`; a failure ends this direction and is written to
+ * `run.error`, never thrown (src/reconcile/run.ts records the run).
  */
-export async function reconcileWaToChatwoot(deps: WaToChatwootDeps, req: ReconcileRequest): Promise<ReconcileRun> {
-  const startedAt = deps.clock.now();
-  const run: ReconcileRun = {
-    instance: req.instance, trigger: req.trigger, windowFrom: req.fromMs, windowTo: req.toMs, chat: req.chat,
-    pages: 0, compared: 0, missing: 0, repaired: 0, unusable: 0, error: null, startedAt, durationMs: 0,
-  };
+export async function reconcileWaToChatwoot(deps: WaToChatwootDeps, req: ReconcileRequest, run: ReconcileRun): Promise<void> {
   const held = new Map<string, { message: ChatMessage; record: StoredRecord }>();
   const flush = async () => {
     if (held.size === 0) return;
@@ -88,13 +84,4 @@ export async function reconcileWaToChatwoot(deps: WaToChatwootDeps, req: Reconci
   } catch (error) {
     run.error = [run.error, `repair: ${coerceError(error).message}`].filter(Boolean).join('; ');
   }
-  run.durationMs = deps.clock.now() - startedAt;
-  try {
-    await deps.ledger.recordReconcileRun(run);
-  } catch (error) {
-    deps.logger.error({ err: coerceError(error), instance: req.instance }, 'could not record the reconcile run');
-  }
-  const level = run.error ? 'warn' : run.missing > 0 ? 'info' : 'debug';
-  deps.logger[level]({ ...run }, run.error ? 'reconcile run stopped early' : 'reconcile run finished');
-  return run;
 }

@@ -79,3 +79,29 @@ export function tempSqliteUrl(): string {
   const dir = mkdtempSync(join(tmpdir(), 'evosync-'));
   return `sqlite:${join(dir, 'ledger.db')}`;
 }
+
+export const REDIS_URL = process.env['EVOSYNC_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+async function redisReachable(): Promise<string | null> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Returns true when Redis can be used; false (with a loud warning) when the tests must skip. */
+export async function redisAvailable(): Promise<boolean> {
+  const problem = await redisReachable();
+  if (problem === null) return true;
+  if (REQUIRE) throw new Error(`Redis is required (EVOSYNC_REQUIRE_SERVICES=1) but unreachable at ${REDIS_URL}: ${problem}`);
+  console.warn(`\n*** SKIPPING Redis tests: ${REDIS_URL} unreachable (${problem}). Set EVOSYNC_TEST_REDIS_URL. ***\n`);
+  return false;
+}

@@ -2,9 +2,12 @@ import { migrationProvider } from '../../src/ledger/migrations.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim, type EvolutionSim } from '../../sim/evolution/index.js';
+import { createEvosync } from '../../src/app.js';
 import { runCli } from '../../src/cli/main.js';
-import type { CheckResult } from '../../src/doctor/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { type CheckResult, runDoctor } from '../../src/doctor/index.js';
 import { connect } from '../../src/ledger/connect.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
 
 /**
@@ -13,7 +16,9 @@ import { tempSqliteUrl } from '../helpers/services.js';
  */
 const WEBHOOK_TOKEN = 'doctor-webhook-token-0123456789';
 const INSTANCE = 'inst';
-const EVOSYNC_WEBHOOK_URL = 'https://evosync.example.test/webhooks/evolution';
+const PUBLIC_URL = 'https://evosync.example.test';
+const EVOSYNC_WEBHOOK_URL = `${PUBLIC_URL}/webhooks/evolution`;
+const CW_SECRET = 'doctor-inbox-secret-0123456789ab';
 
 let ledgerUrl = '';
 beforeAll(async () => {
@@ -34,16 +39,22 @@ interface Rig {
   env: Record<string, string>;
 }
 
-/** A correct setup: evosync's webhook with its token, built-in integration off, admin token, API inbox. */
-async function rig(): Promise<Rig> {
-  const cw = await createChatwootSim({ seed: 5 });
+/**
+ * A correct setup: evosync's webhook with its token, built-in integration off, admin token, API
+ * inbox whose callback (Chatwoot 4.13, signed) points at evosync with the secret evosync has.
+ */
+async function rig(opts: { saveNewMessages?: boolean } = {}): Promise<Rig> {
+  const cw = await createChatwootSim({ seed: 5, secret: CW_SECRET });
   cleanup.push(() => cw.close());
-  const evo = await createEvolutionSim({ seed: 5, instances: [INSTANCE] });
+  cw.setInboxWebhook(`${PUBLIC_URL}/webhooks/chatwoot`);
+  const evo = await createEvolutionSim({ seed: 5, instances: [INSTANCE], ...(opts.saveNewMessages === false ? { saveNewMessages: false } : {}) });
   cleanup.push(() => evo.close());
   goodWebhook(evo);
   const env: Record<string, string> = {
     EVOSYNC_DATABASE_URL: ledgerUrl,
     EVOSYNC_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    EVOSYNC_PUBLIC_URL: PUBLIC_URL,
+    CHATWOOT_WEBHOOK_SECRET: CW_SECRET,
     EVOLUTION_URL: evo.url,
     EVOLUTION_API_KEY: evo.apiKey,
     CHATWOOT_URL: cw.url,
@@ -94,6 +105,8 @@ describe('evosync doctor', () => {
       'evolution.message-store:warn',
       'chatwoot.token:ok',
       'chatwoot.inbox:ok',
+      'chatwoot.webhook:ok',
+      'chatwoot.webhook-secret:ok',
     ]);
     expect(exitCode).toBe(0);
     // The text form: one line per check plus a summary, no secrets.
@@ -102,7 +115,7 @@ describe('evosync doctor', () => {
     expect(text.lines).toHaveLength(checks.length + 1);
     expect(text.lines.at(-1)).toBe('no problems, 1 warning');
     const all = text.lines.join('\n');
-    for (const secret of [WEBHOOK_TOKEN, env['EVOLUTION_API_KEY'] ?? '', env['CHATWOOT_API_TOKEN'] ?? '']) expect(all).not.toContain(secret);
+    for (const secret of [WEBHOOK_TOKEN, CW_SECRET, env['EVOLUTION_API_KEY'] ?? '', env['CHATWOOT_API_TOKEN'] ?? '']) expect(all).not.toContain(secret);
   });
 
   it('fails chatwoot.token for an agent-bot token, and for an unknown token', async () => {
@@ -239,5 +252,100 @@ describe('evosync doctor', () => {
     const total = Object.keys(await migrationProvider('sqlite').getMigrations()).length;
     expect(total).toBeGreaterThanOrEqual(3);
     expect(byId(pending.checks, 'ledger')).toMatchObject({ status: 'warn', message: expect.stringMatching(new RegExp(`${total} of ${total} migrations pending`)) });
+  });
+  it("fails chatwoot.webhook when the inbox callback is missing, points at Evolution's built-in integration or another host, or lacks the token Chatwoot < 4.13 needs", async () => {
+    const { cw, env } = await rig();
+    const cases: [string, string | null, RegExp][] = [
+      ['missing', null, /no webhook URL: agent replies never reach WhatsApp/],
+      ['built-in', 'https://evo.example.test/chatwoot/webhook/inst', /Evolution's built-in integration/],
+      ['elsewhere', 'https://old-host.example.test/webhooks/chatwoot', /not at evosync's https:\/\/evosync\.example\.test\/webhooks\/chatwoot \(EVOSYNC_PUBLIC_URL\)/],
+    ];
+    for (const [name, url, reason] of cases) {
+      cw.setInboxWebhook(url);
+      const { exitCode, checks } = await doctor(env);
+      expect(exitCode, name).toBe(1);
+      expect(failing(checks), name).toEqual(['chatwoot.webhook']);
+      expect(byId(checks, 'chatwoot.webhook'), name).toMatchObject({ message: expect.stringMatching(reason), fix: expect.stringMatching(/evosync setup/) });
+    }
+
+    // Chatwoot before 4.13 (no secret column): only a token in the URL can authenticate it.
+    const legacy = 'legacy-doctor-token-0123456789';
+    const { CHATWOOT_WEBHOOK_SECRET: _secret, ...unsigned } = env;
+    cw.setInboxWebhook(`${PUBLIC_URL}/webhooks/chatwoot`, null);
+    const noSetting = await doctor(unsigned);
+    expect(failing(noSetting.checks)).toEqual(['chatwoot.webhook']);
+    expect(byId(noSetting.checks, 'chatwoot.webhook').message).toMatch(/signs nothing.*EVOSYNC_CHATWOOT_WEBHOOK_TOKEN is not set/);
+    const noQuery = await doctor({ ...unsigned, EVOSYNC_CHATWOOT_WEBHOOK_TOKEN: legacy });
+    expect(byId(noQuery.checks, 'chatwoot.webhook').message).toMatch(/carries no \?token=/);
+    cw.setInboxWebhook(`${PUBLIC_URL}/webhooks/chatwoot?token=some-other-token-0123456789`);
+    const wrong = await doctor({ ...unsigned, EVOSYNC_CHATWOOT_WEBHOOK_TOKEN: legacy });
+    expect(byId(wrong.checks, 'chatwoot.webhook').message).toMatch(/differs from EVOSYNC_CHATWOOT_WEBHOOK_TOKEN/);
+    cw.setInboxWebhook(`${PUBLIC_URL}/webhooks/chatwoot?token=${legacy}`);
+    const right = await doctor({ ...unsigned, EVOSYNC_CHATWOOT_WEBHOOK_TOKEN: legacy });
+    expect(right.exitCode).toBe(0);
+    expect(byId(right.checks, 'chatwoot.webhook').status).toBe('ok');
+    expect(byId(right.checks, 'chatwoot.webhook-secret')).toMatchObject({ status: 'ok', message: expect.stringMatching(/signs nothing/) });
+    expect(JSON.stringify(right.checks)).not.toContain(legacy);
+  });
+
+  it('fails chatwoot.webhook-secret when CHATWOOT_WEBHOOK_SECRET is unset or not the inbox secret; a rotation list passes; an agent token only warns', async () => {
+    const { cw, env } = await rig();
+    const wrong = await doctor({ ...env, CHATWOOT_WEBHOOK_SECRET: 'some-other-secret-0123456789' });
+    expect(wrong.exitCode).toBe(1);
+    expect(failing(wrong.checks)).toEqual(['chatwoot.webhook-secret']);
+    expect(byId(wrong.checks, 'chatwoot.webhook-secret')).toMatchObject({ message: expect.stringMatching(/does not match the inbox's signing secret \(doct…\(32 characters\)\)/), fix: expect.stringMatching(/jq -r \.secret/) });
+    expect(JSON.stringify(wrong.checks)).not.toContain(CW_SECRET);
+
+    const { CHATWOOT_WEBHOOK_SECRET: _secret, ...unset } = env;
+    const missing = await doctor(unset);
+    expect(failing(missing.checks)).toEqual(['chatwoot.webhook-secret']);
+    expect(byId(missing.checks, 'chatwoot.webhook-secret').message).toMatch(/CHATWOOT_WEBHOOK_SECRET is not set: evosync refuses every agent reply/);
+
+    const rotating = await doctor({ ...env, CHATWOOT_WEBHOOK_SECRET: `previous-secret-0123456789,${CW_SECRET}` });
+    expect(byId(rotating.checks, 'chatwoot.webhook-secret').status).toBe('ok');
+
+    const agent = await doctor({ ...env, CHATWOOT_API_TOKEN: cw.agentToken });
+    expect(agent.exitCode).toBe(0);
+    expect(byId(agent.checks, 'chatwoot.webhook-secret')).toMatchObject({ status: 'warn', message: expect.stringMatching(/admin-only/) });
+  });
+
+  it('fails evolution.events when the instance webhook points at another host than EVOSYNC_PUBLIC_URL', async () => {
+    const { evo, env } = await rig();
+    evo.setWebhook(INSTANCE, { url: 'https://old-evosync.example.test/webhooks/evolution', headers: { authorization: `Bearer ${WEBHOOK_TOKEN}` } });
+    const { checks } = await doctor(env);
+    expect(failing(checks)).toEqual(['evolution.events']);
+    expect(byId(checks, 'evolution.events').message).toMatch(/not at evosync's https:\/\/evosync\.example\.test\/webhooks\/evolution \(EVOSYNC_PUBLIC_URL\)/);
+  });
+
+  it("infers DATABASE_SAVE_DATA_NEW_MESSAGE from Evolution's store: ok when what it published to evosync is stored, failed when not", { timeout: 30_000 }, async () => {
+    const later = () => Date.now() + 60_000;
+    for (const save of [true, false]) {
+      const { evo, env } = await rig({ saveNewMessages: save });
+      const appEnv = { ...env, EVOSYNC_DATABASE_URL: tempSqliteUrl(), EVOSYNC_INSTANCES: INSTANCE, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0', EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RECONCILE_INTERVAL_MS: '0', EVOSYNC_LOG_LEVEL: 'silent' };
+      expect((await cli(['migrate'], { EVOSYNC_DATABASE_URL: appEnv.EVOSYNC_DATABASE_URL })).exitCode).toBe(0);
+      // Nothing received yet: nothing to look for, so only the reminder.
+      const before = await runDoctor(appEnv, { now: later });
+      expect(byId(before.checks, 'evolution.message-store')).toMatchObject({ status: 'warn', message: expect.stringMatching(/not confirmed yet/) });
+
+      const app = await createEvosync(loadConfig(appEnv), { logger: createLogger('silent') });
+      cleanup.push(() => app.stop());
+      const address = await app.listen();
+      evo.setWebhook(INSTANCE, { url: `${address}/webhooks/evolution`, headers: { authorization: `Bearer ${WEBHOOK_TOKEN}` } });
+      await evo.run({ instance: INSTANCE, chats: 2, messages: 4, kinds: { text: 1 }, fromMeRate: 0, groupRate: 0, lidRate: 0 });
+      const deadline = Date.now() + 10_000;
+      while ((await app.ledger.listMessages({ instance: INSTANCE, direction: 'to_chatwoot', limit: 100 })).length < 4) {
+        if (Date.now() > deadline) throw new Error('messages did not reach the ledger');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Just received: Evolution may not have written them yet, so they are not judged.
+      const early = await runDoctor(appEnv);
+      expect(byId(early.checks, 'evolution.message-store').status, `save=${save}`).toBe('warn');
+
+      const { checks } = await runDoctor(appEnv, { now: later });
+      const store = byId(checks, 'evolution.message-store');
+      if (save) expect(store).toMatchObject({ status: 'ok', message: expect.stringMatching(/4 of the 4 latest evosync received are in its store/) });
+      else expect(store).toMatchObject({ status: 'fail', subject: INSTANCE, message: expect.stringMatching(/DATABASE_SAVE_DATA_NEW_MESSAGE is off/), fix: expect.stringMatching(/DATABASE_SAVE_DATA_NEW_MESSAGE=true/) });
+      await app.stop();
+    }
   });
 });

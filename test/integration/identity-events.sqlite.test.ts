@@ -229,3 +229,38 @@ describe('conversation policy (EVOSYNC_CONVERSATION_REOPEN / _STATUS)', () => {
     expect(customerMessages(c).map((m) => [m.content, m.conversation_id])).toEqual([['one', convs[0]!.id], ['two', convs[0]!.id]]);
   });
 });
+
+describe('regressions found by the fidelity acceptance run (test/e2e/fidelity.sqlite.test.ts)', () => {
+  it('a LID contact gets its phone even when Chatwoot fails the update once (it was fire-and-forget, never retried)', async () => {
+    const { cw: c, evo: e, app: a } = await setup();
+    const lid = '118700000000001@lid';
+    const pn = '5511987650001@s.whatsapp.net';
+    await e.emit('inst1', 'messages.upsert', upsert({ remoteJid: lid, addressingMode: 'lid' }, 'first, LID only', 1_760_000_301));
+    await settled(a);
+    expect(c.snapshot().contacts.map((x) => x.phone_number)).toEqual([null]);
+    // Every Chatwoot request fails while the next message (naming the phone) is first attempted.
+    c.setFaults({ errorRate: 1 });
+    await e.emit('inst1', 'messages.upsert', upsert({ remoteJid: lid, remoteJidAlt: pn, addressingMode: 'lid' }, 'second, with the phone', 1_760_000_302));
+    await until('an attempt failed', async () => ((await a.ledger.listMessages({ instance: 'inst1', state: 'pending' }))[0]?.attempts ?? 0) > 0);
+    c.setFaults({ errorRate: 0 });
+    await settled(a);
+    expect(customerMessages(c).map((m) => m.content)).toEqual(['first, LID only', 'second, with the phone']);
+    expect(c.snapshot().contacts.map((x) => [x.identifier, x.phone_number])).toEqual([[lid, '+5511987650001']]);
+  });
+
+  it("read and delivered receipts that overtake their message by more than 3 s both wait for it: the message shows read", { timeout: 20_000 }, async () => {
+    const { cw: c, evo: e, app: a } = await setup();
+    const jid = '5511987650002@s.whatsapp.net';
+    const own = upsert({ remoteJid: jid, fromMe: true }, 'typed on the phone', Math.floor(Date.now() / 1000) - 30);
+    const receipt = (status: string) => ({ keyId: own.key.id, remoteJid: jid, fromMe: true, participant: null, status, instanceId: e.instanceId('inst1') });
+    // Evolution handles receipts beside its upsert queue: both arrive while it still downloads media.
+    await e.emit('inst1', 'messages.update', receipt('READ'));
+    await e.emit('inst1', 'messages.update', receipt('DELIVERY_ACK'));
+    await new Promise((r) => setTimeout(r, 4_000));
+    await e.emit('inst1', 'messages.upsert', own);
+    await settled(a);
+    expect(customerMessages(c).map((m) => [m.content, m.status])).toEqual([['typed on the phone', 'read']]);
+    const statuses = (await a.ledger.listMessages({ instance: 'inst1' })).filter((r) => r.event === 'messages.update').map((r) => [r.waId.split(':').pop(), r.state]);
+    expect(statuses).toEqual([['READ', 'delivered'], ['DELIVERY_ACK', 'skipped']]);
+  });
+});

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/ledger/connect.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import { WorkListener } from '../../src/ledger/pg-notify.js';
+import { createLogger } from '../../src/lib/logger.js';
 import type { ChatMessage } from '../../src/domain/message.js';
 import { chatMessage } from '../helpers/fixtures.js';
 import { agentReplyConformance } from './ledger.agent-replies.conformance.js';
@@ -16,11 +18,13 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
   describe(`ledger conformance (${name})`, () => {
     let ledger: Ledger;
     let drop: () => Promise<void>;
+    let url: string;
     const now = 1_000_000;
 
     beforeAll(async () => {
       const db = await makeUrl();
       drop = db.drop;
+      url = db.url;
       const conn = await connect(db.url, { exclusive: true });
       await migrateLedger(conn);
       expect(await migrateLedger(conn)).toEqual([]); // idempotent
@@ -256,7 +260,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((await ledger.existingWaIds('inst2', ['RC-other', 'RC-1'])).size).toBe(1);
       expect((await ledger.existingWaIds('inst1', [])).size).toBe(0);
 
-      const run = { instance: 'inst1', trigger: 'api', windowFrom: 1, windowTo: 2, chat: null, pages: 3, compared: 120, missing: 6, repaired: 6, unusable: 0, error: null, startedAt: now, durationMs: 42 };
+      const run = { instance: 'inst1', trigger: 'api', windowFrom: 1, windowTo: 2, chat: null, pages: 3, compared: 120, missing: 6, repaired: 6, unusable: 0, agentConversations: 4, agentCompared: 31, agentMissing: 2, agentRepaired: 1, error: null, startedAt: now, durationMs: 42 };
       await ledger.recordReconcileRun(run);
       await ledger.recordReconcileRun({ ...run, instance: 'inst2', startedAt: now + 1, error: 'evolution unreachable' });
       expect(await ledger.listReconcileRuns('inst1', 10)).toEqual([{ ...run, id: expect.any(Number) }]);
@@ -284,6 +288,67 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.complete([{ messageId: r!.next!.id, instance: 'inst1', chat, owner: 'AGE', outcome: { state: 'dead', error: 'x' }, keepLeaseUntil: null, nowMs: 11, deadPolicy: 'skip' }]);
       expect(await ledger.oldestPendingReceivedAt()).toBe(before);
       await ledger.releaseLanes('AGE');
+    });
+
+    it('hands each due lane to exactly one of several processes claiming at the same moment', async () => {
+      // A second connection is a second process as far as the database can tell.
+      const other = new SqlLedger(await connect(url));
+      try {
+        const chats = Array.from({ length: 40 }, (_, i) => `race${i}@s.whatsapp.net`);
+        await ledger.insertMessages(chats.map((chat) => ({ message: chatMessage({ instance: 'race', chat }), direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+        const mine = (ls: { instance: string; chat: string }[]) => ls.filter((l) => l.instance === 'race').map((l) => l.chat);
+        const rounds = await Promise.all([
+          ledger.claimLanes('X', 25, now, 30_000), other.claimLanes('Y', 25, now, 30_000),
+          ledger.claimLanes('X', 25, now, 30_000), other.claimLanes('Y', 25, now, 30_000),
+        ]);
+        const x = [...mine(rounds[0]), ...mine(rounds[2])];
+        const y = [...mine(rounds[1]), ...mine(rounds[3])];
+        expect(x.filter((c) => y.includes(c))).toEqual([]);
+        expect(new Set([...x, ...y]).size).toBe(x.length + y.length);
+        expect([...x, ...y].sort()).toEqual([...chats].sort());
+        // Settled, so later cases never meet these lanes.
+        const settle = async (l: Ledger, owner: string, chat: string) => {
+          const head = await l.laneHead('race', chat, 'skip');
+          await l.complete([{ messageId: head!.id, instance: 'race', chat, owner, outcome: { state: 'skipped', reason: 'test' }, keepLeaseUntil: null, nowMs: now, deadPolicy: 'skip' }]);
+        };
+        for (const c of x) await settle(ledger, 'X', c);
+        for (const c of y) await settle(other, 'Y', c);
+      } finally {
+        await ledger.releaseLanes('X');
+        await other.releaseLanes('Y');
+        await other.close();
+      }
+    });
+
+    it.skipIf(name !== 'postgres')('wakes every LISTENing process when a commit makes work due, and not for duplicates alone', async () => {
+      let wakes = 0;
+      const listener = new WorkListener(url, () => (wakes += 1), createLogger('silent'));
+      listener.start();
+      try {
+        const until = async (cond: () => boolean, ms: number) => {
+          for (const t = Date.now(); !cond() && Date.now() - t < ms; ) await new Promise((r) => setTimeout(r, 20));
+          return cond();
+        };
+        expect(await until(() => listener.connected && wakes >= 1, 5000)).toBe(true); // (re)connecting wakes once
+        const base = wakes;
+        const m = chatMessage({ chat: 'notify@s.whatsapp.net' });
+        await ledger.insertMessages([{ message: m, direction: 'to_chatwoot', source: 'webhook' }], now);
+        expect(await until(() => wakes > base, 3000)).toBe(true);
+        const afterInsert = wakes;
+        await ledger.insertMessages([{ message: m, direction: 'to_chatwoot', source: 'rabbitmq' }], now);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(wakes).toBe(afterInsert);
+        // Lanes given back by a stopping process are announced too.
+        expect((await ledger.claimLanes('N', 1000, now, 30_000)).map((l) => l.chat)).toContain('notify@s.whatsapp.net');
+        await ledger.releaseLanes('N');
+        expect(await until(() => wakes > afterInsert, 3000)).toBe(true);
+        expect((await ledger.claimLanes('N', 1000, now, 30_000)).map((l) => l.chat)).toContain('notify@s.whatsapp.net');
+        const head = await ledger.laneHead('inst1', 'notify@s.whatsapp.net', 'skip');
+        await ledger.complete([{ messageId: head!.id, instance: 'inst1', chat: 'notify@s.whatsapp.net', owner: 'N', outcome: { state: 'skipped', reason: 'test' }, keepLeaseUntil: null, nowMs: now, deadPolicy: 'skip' }]);
+        await ledger.releaseLanes('N');
+      } finally {
+        await listener.stop();
+      }
     });
 
     identityConformance(() => ledger);

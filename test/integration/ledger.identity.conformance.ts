@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { receiptKey } from '../../src/domain/agent-reply.js';
 import type { ChatMessage } from '../../src/domain/message.js';
 import { deleteKey, editKey, orphanChat, type MessageDelete, type MessageEdit } from '../../src/domain/wa-events.js';
 import type { Ledger, NewMessage } from '../../src/ledger/ledger.js';
@@ -81,7 +82,7 @@ export function identityConformance(getLedger: () => Ledger): void {
     await ledger.releaseLanes('C2');
   });
 
-  it('identity: a fold waits while a worker holds the LID lane, new items already go to the phone, and it completes later', async () => {
+  it('identity: a fold waits while a worker holds the LID lane, new items join that lane meanwhile, and it completes later', async () => {
     const ledger = getLedger();
     const inst = 'idD';
     const lid = '666@lid';
@@ -93,15 +94,44 @@ export function identityConformance(getLedger: () => Ledger): void {
     await ledger.insertMessages([row(pairedMsg)], now + 1);
     expect((await ledger.identityOf(inst, lid))?.mergedAt).toBeNull();
     expect((await ledger.getMessage(inst, old.waId))?.chat).toBe(lid); // not moved from under its worker
+    // Regression (fidelity acceptance run): filed under the phone, these were delivered by a second
+    // lane beside the LID lane's worker, which was still creating the contact and conversation:
+    // the person got two conversations. One person, one lane, until the fold.
     const next = lidOnly(inst, lid, { timestamp: 106 });
     await ledger.insertMessages([row(next)], now + 2);
-    expect((await ledger.getMessage(inst, next.waId))?.chat).toBe(phone);
+    for (const m of [pairedMsg, next]) {
+      const stored = await ledger.getMessage(inst, m.waId);
+      expect(stored?.chat).toBe(lid);
+      expect(stored?.message).toMatchObject({ chat: lid, chatPhone: '5511900000006', chatLid: lid });
+    }
     expect(await ledger.mergePendingIdentities(now + 3)).toBe(0); // still leased
     await ledger.releaseLanes('D');
     expect(await ledger.mergePendingIdentities(now + 4)).toBe(1);
-    expect((await ledger.getMessage(inst, old.waId))?.chat).toBe(phone);
+    for (const m of [old, pairedMsg, next]) expect((await ledger.getMessage(inst, m.waId))?.chat).toBe(phone);
     expect((await ledger.identityOf(inst, lid))?.mergedAt).toBe(now + 4);
     expect(await ledger.mergePendingIdentities(now + 5)).toBe(0);
+  });
+
+  it('receipts go to the lane of the message they refer to: a LID-keyed receipt is filed with its phone-keyed message', async () => {
+    const ledger = getLedger();
+    const inst = 'idF';
+    const lid = '777@lid';
+    const phone = '5511900000008@s.whatsapp.net';
+    const own = paired(inst, lid, '5511900000008', { timestamp: 100, fromMe: true });
+    await ledger.insertMessages([row(own)], now);
+    // Regression (fidelity acceptance run): Evolution's receipt names the raw LID (reference §2.3,
+    // §2.8). Filed in a lane of its own it waited for a message another lane delivered, and two
+    // such receipts (read, delivered) made the first one give up after 3 s: a status lost.
+    const receipt = (status: string, targetWaId: string) => ({
+      instance: inst, waId: receiptKey(targetWaId, status), chat: lid, fromMe: true as const, timestamp: 200, event: 'messages.update' as const,
+      targetWaId, status: 'read' as const, evolutionStatus: status,
+    });
+    await ledger.insertMessages([row(receipt('READ', own.waId)), row(receipt('DELIVERY_ACK', own.waId))], now);
+    expect((await ledger.getMessage(inst, receiptKey(own.waId, 'READ')))?.chat).toBe(phone);
+    expect((await ledger.getMessage(inst, receiptKey(own.waId, 'DELIVERY_ACK')))?.chat).toBe(phone);
+    // A receipt overtaking its message: the known pair still puts it in the phone lane.
+    await ledger.insertMessages([row(receipt('READ', 'NOT-YET'))], now);
+    expect((await ledger.getMessage(inst, receiptKey('NOT-YET', 'READ')))?.chat).toBe(phone);
   });
 
   it('edits and deletes go to the lane of the message they refer to (or one of their own), deduplicated by derived key', async () => {

@@ -53,6 +53,17 @@ describe('rate limiting', () => {
     const { api } = await start({ requestsPerMinute: 1 });
     for (let i = 0; i < 5; i++) expect((await api.get('inboxes')).status).toBe(200);
   });
+
+  it('is switched on and off at run time like any other fault', async () => {
+    const now = Date.UTC(2026, 3, 16, 12, 0, 0);
+    const { sim, api } = await start({ requestsPerMinute: 3, clock: () => now });
+    expect(sim.faults().rateLimits).toBe(false);
+    sim.setFaults({ rateLimits: true });
+    for (let i = 0; i < 3; i++) expect((await api.get('inboxes')).status).toBe(200);
+    expect((await api.get('inboxes')).status).toBe(429);
+    await api.post('/_sim/faults', { rateLimits: false });
+    expect((await api.get('inboxes')).status).toBe(200);
+  });
 });
 
 describe('fault injection', () => {

@@ -36,7 +36,7 @@ function getBase64(ctx: SimContext, inst: InstanceState, body: Json): Json {
   const given = m?.['message'] as Json | undefined;
   if (given) message = given;
   else {
-    const row = keyId ? ctx.store.byKeyId(inst.name, keyId) : undefined;
+    const row = keyId && ctx.saveNewMessages ? ctx.store.byKeyId(inst.name, keyId) : undefined;
     if (!row) throw badRequest('Message not found');
     message = row.msg.message;
     keyId = row.msg.key.id;
@@ -130,7 +130,7 @@ export function registerChatRoutes(app: FastifyInstance, ctx: SimContext): void 
   route(app, ctx, 'POST', '/chat/findMessages/:instanceName', 200, async (req, _reply, inst) => {
     const i = inst as InstanceState;
     try {
-      return findMessages(ctx.store.sortedDesc(i.name), bodyOf(req), ctx.convention);
+      return findMessages(ctx.saveNewMessages ? ctx.store.sortedDesc(i.name) : [], bodyOf(req), ctx.convention);
     } catch (err) {
       if (err instanceof QueryError) {
         throw err.status === 400 ? badRequest(...(err.messages as unknown[])) : new EvoError(500, 'Internal Server Error', err.messages);

@@ -41,7 +41,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: SimContext): voi
       let list = byToken ? [byToken] : [...ctx.instances.values()];
       if (q.instanceName) list = list.filter((i) => i.name === q.instanceName);
       if (q.instanceId) list = list.filter((i) => i.id === q.instanceId);
-      return list.map((i) => instanceInfo(i, ctx.store.count(i.name)));
+      return list.map((i) => instanceInfo(i, ctx.saveNewMessages ? ctx.store.count(i.name) : 0));
     },
     'fetchInstances',
   );

@@ -69,12 +69,12 @@ Compare the last ${duration(x.reconcileWindowMs)} of Evolution's stored messages
 and deliver what is missing: <button class="primary" type="submit">Reconcile now</button></form>`
     : html`<p class="muted">Reconciliation needs EVOLUTION_URL and EVOLUTION_API_KEY.</p>`;
   return html`<h2 id="reconcile">Reconcile runs</h2>${form}
-${o.runs.length === 0 ? html`<p class="muted">No run yet.</p>` : html`<table><thead><tr><th>Started</th><th>Instance</th><th>Trigger</th><th>Window</th><th>Compared</th><th>Missing</th><th>Repaired</th><th>Unusable</th><th>Took</th><th>Result</th></tr></thead><tbody>
+${o.runs.length === 0 ? html`<p class="muted">No run yet.</p>` : html`<table><thead><tr><th>Started</th><th>Instance</th><th>Trigger</th><th>Window</th><th>Compared</th><th>Missing</th><th>Repaired</th><th>Unusable</th><th title="Chatwoot → WhatsApp: agent replies missing from the ledger / fed into delivery">Agent replies missing / repaired</th><th>Took</th><th>Result</th></tr></thead><tbody>
 ${o.runs.map(runRow)}</tbody></table>`}`;
 }
 
 function runRow(r: ReconcileRun): Html {
   return html`<tr><td class="small">${when(r.startedAt)}</td><td>${r.instance}${r.chat ? html`<br><span class="mono small">${r.chat}</span>` : ''}</td><td>${r.trigger}</td>
-<td class="small">${duration(r.windowTo - r.windowFrom)}</td><td>${count(r.compared)}</td><td>${count(r.missing)}</td><td>${count(r.repaired)}</td><td>${count(r.unusable)}</td>
+<td class="small">${duration(r.windowTo - r.windowFrom)}</td><td>${count(r.compared)}</td><td>${count(r.missing)}</td><td>${count(r.repaired)}</td><td>${count(r.unusable)}</td><td>${count(r.agentMissing)} / ${count(r.agentRepaired)}</td>
 <td>${duration(r.durationMs)}</td><td>${r.error ? html`<span class="badge bad">error</span> <span class="small">${r.error}</span>` : html`<span class="badge ok">ok</span>`}</td></tr>`;
 }

@@ -1,0 +1,20 @@
+import { describe, it } from 'vitest';
+import { tempSqliteUrl } from '../helpers/services.js';
+import { runFidelityScenario } from './fidelity.scenario.js';
+
+describe('acceptance: full conversation fidelity (SQLite ledger)', () => {
+  it(
+    '1,000 mixed messages from three LID conventions, with edits, revokes, early receipts and faults on both sides: each once, in order, one contact per person',
+    { timeout: 150_000 },
+    () =>
+      runFidelityScenario({
+        databaseUrl: tempSqliteUrl(),
+        seed: 4242,
+        runs: [
+          { convention: '2.3.6', messages: 400, chats: 30, inlineMedia: false },
+          { convention: '2.3.7', messages: 400, chats: 30, inlineMedia: true },
+          { convention: '2.3.4', messages: 200, chats: 15, inlineMedia: true },
+        ],
+      }),
+  );
+});
