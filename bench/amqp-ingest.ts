@@ -61,7 +61,7 @@ interface Stats {
 }
 
 async function stats(port: number): Promise<Stats> {
-  return (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as Stats;
+  return (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as Stats;
 }
 
 /** Polls evosync's ack counter (every 10 ms) until `n`, noting the 10% and 90% marks. */
@@ -83,7 +83,7 @@ function startEvosync(databaseUrl: string, amqpUrl: string, instance: string, qu
   return startChild('dist/src/bin/evosync.js', ['start'], {
     EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
     CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1',
-    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789',
+    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_API_TOKEN: 'bench-api-token-0123456789',
     EVOSYNC_AMQP_URL: amqpUrl, EVOSYNC_INSTANCES: instance, EVOSYNC_AMQP_QUEUE: queue,
     // Tuning experiments only: the published figures use the defaults.
     ...(process.env['BENCH_AMQP_PREFETCH'] ? { EVOSYNC_AMQP_PREFETCH: process.env['BENCH_AMQP_PREFETCH'] } : {}),

@@ -92,12 +92,12 @@ async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: num
   const evo = await startChild('dist/src/bin/evosync.js', ['start'], {
     EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
     CHATWOOT_URL: sim.url, CHATWOOT_API_TOKEN: sim.token, CHATWOOT_ACCOUNT_ID: String(sim.accountId), CHATWOOT_INBOX_ID: String(sim.inboxId),
-    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_DELIVERY_CONCURRENCY: String(concurrency),
+    EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_API_TOKEN: 'bench-api-token-0123456789', EVOSYNC_DELIVERY_CONCURRENCY: String(concurrency),
   }, false);
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
   let peak: number | null = null;
   for (;;) {
-    const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { ledger: { pending: number } };
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as { ledger: { pending: number } };
     peak = Math.max(peak ?? 0, (await peakRssMiB(evo.child.pid!)) ?? 0);
     if (stats.ledger.pending === 0) break;
     await new Promise((r) => setTimeout(r, 25));

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { type AmqpIngestFigures, benchAmqpIngest } from './amqp-ingest.js';
 import { benchDelivery, type DeliveryFigures } from './delivery.js';
+import { benchBacklog, type BacklogFigures } from './backlog.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
+import { benchLatency, type LatencyFigures } from './latency.js';
 import { benchReconcile, type ReconcileFigures } from './reconcile.js';
 import { benchScaleOut, type ScaleOutFigures } from './scale-out.js';
 
@@ -18,9 +20,10 @@ const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
 const AMQP_URL = process.env['EVOSYNC_BENCH_AMQP_URL'] ?? process.env['EVOSYNC_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_000);
 const RECONCILE_N = Number(process.env['BENCH_RECONCILE_MESSAGES'] ?? 100_000);
+const BACKLOG_N = Number(process.env['BENCH_BACKLOG_MESSAGES'] ?? 1_000_000);
 /** `BENCH_ONLY=delivery,amqp` runs a subset while working on one path; the report files are kept for full runs. */
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
-const wanted = (part: 'ingest' | 'delivery' | 'amqp' | 'reconcile' | 'scale') => ONLY === null || ONLY.includes(part);
+const wanted = (part: 'ingest' | 'delivery' | 'amqp' | 'reconcile' | 'latency' | 'scale' | 'backlog') => ONLY === null || ONLY.includes(part);
 const BACKENDS = process.env['BENCH_BACKENDS']?.split(',') ?? ['sqlite', 'postgres'];
 const withPg = BACKENDS.includes('postgres');
 const REDIS_URL = process.env['EVOSYNC_BENCH_REDIS_URL'] ?? process.env['EVOSYNC_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -104,6 +107,14 @@ async function main(): Promise<void> {
       scale = await benchScaleOut(pgScale, redis, { messages: SCALE_N, chats: 400, latencyMs: 50, lanesPerProcess: SCALE_LANES, processes: [1, 2, 3] });
     }
   }
+  const latency: LatencyFigures[] = [];
+  if (wanted('latency')) {
+    if (withSqlite) latency.push(await benchLatency('sqlite', sqliteUrl(), 500, 20));
+    const pgLatency = withPg ? await freshPg() : null;
+    if (pgLatency) latency.push(await benchLatency('postgres', pgLatency, 500, 20));
+  }
+  const backlog: BacklogFigures[] = [];
+  if (wanted('backlog') && withSqlite) backlog.push(await benchBacklog('sqlite', sqliteUrl(), sqliteUrl(), BACKLOG_N, 20_000));
 
   const lines = [
     `Webhook → ledger ingest (${int(N)} messages.upsert webhooks, 64 connections, 2xx after commit; Chatwoot down)`,
@@ -139,6 +150,18 @@ async function main(): Promise<void> {
           ...scale.rows.map((r) => `| ${r.processes} | ${int(r.perSecond)} | ${r.speedup.toFixed(2)}× | ${r.callsPerMessage.toFixed(3)} | ${r.rateLimited} |`),
         ]
       : []),
+    '',
+    'Latency at a steady 500 msg/s (webhook → ledger → fake Chatwoot, 500 chats, 20 s; from commit to Chatwoot\'s answer, includes the ordering window)',
+    '',
+    '| ledger | p50 ms | p99 ms | of which ordering window ms | plain create p50 ms | plain create p99 ms | evosync adds p50 / p99 ms (beyond window and create) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...latency.map((f) => `| ${f.backend} | ${f.p50Ms.toFixed(0)} | ${f.p99Ms.toFixed(0)} | ${f.orderWindowMs} | ${f.rawP50Ms.toFixed(1)} | ${f.rawP99Ms.toFixed(1)} | ${(f.p50Ms - f.orderWindowMs - f.rawP50Ms).toFixed(0)} / ${(f.p99Ms - f.orderWindowMs - f.rawP99Ms).toFixed(0)} |`),
+    '',
+    `Memory with a ${int(BACKLOG_N)}-message backlog (Chatwoot down; the last 20,000 taken through the webhook while running)`,
+    '',
+    '| ledger | pending at the end | peak RSS MiB | same run on an empty ledger, peak RSS MiB |',
+    '|---|---:|---:|---:|',
+    ...backlog.map((f) => `| ${f.backend} | ${int(f.backlog)} | ${f.peakRssMiB ?? '?'} | ${f.emptyLedgerPeakRssMiB ?? '?'} |`),
   ];
   const md = lines.join('\n');
   if (ONLY !== null || BACKENDS.length < 2) {

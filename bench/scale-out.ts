@@ -48,7 +48,7 @@ export async function benchScaleOut(databaseUrl: string, redisUrl: string | null
     const env = (port: number): Record<string, string> => ({
       EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
       CHATWOOT_URL: sim.url, CHATWOOT_API_TOKEN: sim.token, CHATWOOT_ACCOUNT_ID: String(sim.accountId), CHATWOOT_INBOX_ID: String(sim.inboxId),
-      EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_DELIVERY_CONCURRENCY: String(opts.lanesPerProcess),
+      EVOSYNC_WEBHOOK_TOKEN: 'bench-webhook-token-0123456789', EVOSYNC_API_TOKEN: 'bench-api-token-0123456789', EVOSYNC_DELIVERY_CONCURRENCY: String(opts.lanesPerProcess),
       EVOSYNC_CHATWOOT_RATE_LIMIT: '0', EVOSYNC_ORDER_WINDOW_MS: '0',
       ...(redisUrl ? { EVOSYNC_REDIS_URL: redisUrl, EVOSYNC_REDIS_PREFIX: prefix } : {}),
     });
@@ -92,7 +92,7 @@ async function pass(
   try {
     await Promise.all(ports.map((port) => waitHttp(`http://127.0.0.1:${port}/healthz`)));
     for (;;) {
-      const stats = (await (await fetch(`http://127.0.0.1:${ports[0]}/api/stats`)).json()) as { ledger: { pending: number } };
+      const stats = (await (await fetch(`http://127.0.0.1:${ports[0]}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as { ledger: { pending: number } };
       if (stats.ledger.pending === 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -109,15 +109,16 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const cluster = redis ? new ClusterRateLimiter(redis, owner) : null;
   const limiter = cluster ?? new LocalRateLimiter();
   cluster?.start();
-  const prepaid = new AsyncLocalStorage<Set<string>>();
+  const prepaid = new AsyncLocalStorage<Map<string, number>>();
   const limit = { limiter, limits: config.chatwootLimits, prepaid };
   // A lane waits for its Chatwoot turn before it commits to a head (see Dispatcher's pace).
   const pace = async (lane: { instance: string }, signal: AbortSignal) => {
     const rules = chatwootRules(new URL(targetFor(config, lane.instance).url).host, 'GET', '/', config.chatwootLimits);
     const startedAt = Date.now();
     if (rules.length > 0) await limiter.acquire(rules, signal);
-    const keys = new Set(rules.map((r) => r.key));
-    return { waitedMs: Date.now() - startedAt, run: <T>(fn: () => Promise<T>) => prepaid.run(keys, fn) };
+    const takenAt = Date.now();
+    const turns = new Map(rules.map((r) => [r.key, takenAt]));
+    return { waitedMs: takenAt - startedAt, run: <T>(fn: () => Promise<T>) => prepaid.run(turns, fn) };
   };
   const apis = new Map<string, ChatwootApi>();
   const gates = new Map<string, UpstreamGate>();
@@ -170,6 +171,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const toWhatsApp = {
     ledger, evolution: sender, evolutionGate, apiFor, gateFor, policy: config.delivery, signature: config.agentReplies.signature,
     maxAgeMs: config.agentReplies.maxAgeMs, receiptWaitMs: config.agentReplies.receiptWaitMs, httpTimeoutMs: config.delivery.httpTimeoutMs,
+    media: { allowedHosts: config.delivery.mediaAllowedHosts, maxBytes: config.delivery.mediaMaxBytes },
     clock, logger: logger.child({ component: 'send' }), metrics,
   };
   const dispatcher = new Dispatcher(
@@ -282,6 +284,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     logger,
     webhookToken: config.webhookToken,
     maxBodyBytes: config.http.maxBodyBytes,
+    apiToken: config.apiToken,
     isShuttingDown: () => shuttingDown,
     readiness: async () => {
       if (amqp && amqp.state !== 'connected') {
@@ -318,7 +321,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     chatwoot: { config, clock, notify: () => dispatcher.notify() },
     register: (app) => {
       reconcileApi(app, { reconciler, apiToken: config.apiToken, clock, defaultWindowMs: config.reconcile.windowMs });
-      metricsRoute(app, metrics);
+      metricsRoute(app, { expose: () => metrics.expose(), token: config.metricsToken });
       const trace = { ledger, chatwootFor: (instance: string) => apiFor(instance), evolution: evolution?.http ?? null };
       traceApi(app, { ...trace, apiToken: config.apiToken });
       dashboardRoutes(app, {

@@ -10,6 +10,8 @@ export const ErrorCodes = {
   WEBHOOK_TOKEN_INVALID: 'The webhook token is missing or wrong.',
   PAYLOAD_NOT_JSON: 'The request body is not valid JSON.',
   PAYLOAD_INVALID: 'The payload does not match the Evolution API event schema.',
+  PAYLOAD_TOO_LARGE: 'The request body is larger than the route accepts (EVOSYNC_MAX_BODY_BYTES for Evolution webhooks); answered 413.',
+  PAYLOAD_TOO_DEEP: 'The JSON body nests objects or arrays deeper than evosync reads (64 levels); answered 400 and kept with the reason.',
   EVENT_UNSUPPORTED: 'The event is not one evosync handles; it was acknowledged and ignored.',
   INSTANCE_NOT_SYNCED: 'The event comes from an Evolution instance that is not configured for sync.',
   CHATWOOT_UNREACHABLE: 'Chatwoot could not be reached; delivery is paused, not failed.',
@@ -34,6 +36,9 @@ export const ErrorCodes = {
   AGENT_REPLY_TOO_OLD: 'The agent reply is older than EVOSYNC_AGENT_REPLY_MAX_AGE_MS and was not sent.',
   ATTACHMENT_UNAVAILABLE: 'An agent reply attachment could not be fetched from Chatwoot (or its URL is not on CHATWOOT_URL).',
   SHUTTING_DOWN: 'evosync is shutting down and accepts no new work.',
+  API_TOKEN_INVALID: 'The operator API (or /api/stats) was called without the bearer token EVOSYNC_API_TOKEN, or EVOSYNC_API_TOKEN is unset.',
+  METRICS_TOKEN_INVALID: '/metrics was called without the bearer token EVOSYNC_METRICS_TOKEN (only when that setting is set).',
+  INTERNAL_ERROR: 'An unexpected error; the details are in the log, never in the reply.',
   ILLEGAL_STATE: 'A component was used in a state that does not allow it.',
 } as const;
 

@@ -26,6 +26,8 @@ export interface SimContext {
   emit(event: DomainEvent): void;
   /** FRONTEND_URL: used for attachment data_url. */
   baseUrl(): string;
+  /** Where ActiveStorage's redirect points (the storage service); default baseUrl(). */
+  storageUrl?(): string;
   readonly messagesPerMinuteLimit: number;
 }
 

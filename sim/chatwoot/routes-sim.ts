@@ -60,7 +60,7 @@ export function registerSimRoutes(app: FastifyInstance, ctx: SimContext, control
     if (!blob) return reply.code(404).send({ status: 404, error: 'Not Found' });
     return reply
       .code(302)
-      .header('location', `${ctx.baseUrl()}/rails/active_storage/disk/${signedId}/${encodeURIComponent(filename)}`)
+      .header('location', `${ctx.storageUrl?.() ?? ctx.baseUrl()}/rails/active_storage/disk/${signedId}/${encodeURIComponent(filename)}`)
       .send('');
   });
 

@@ -64,6 +64,12 @@ export async function createChatwootSim(opts: ChatwootSimOptions = {}): Promise<
     now: clock,
     emit: (e: DomainEvent) => dispatcher?.enqueue(e),
     baseUrl: () => baseUrl,
+    storageUrl: () => {
+      if (!opts.storageHost) return baseUrl;
+      const u = new URL(baseUrl);
+      u.hostname = opts.storageHost;
+      return u.origin;
+    },
     messagesPerMinuteLimit: opts.conversationMessagePerMinuteLimit ?? 200,
   };
   dispatcher = new WebhookDispatcher(ctx, webhookRng, opts.webhookTimeoutMs ?? 5_000, () => faults);

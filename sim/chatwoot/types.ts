@@ -30,6 +30,12 @@ export interface ChatwootSimOptions {
   secret?: string;
   /** ms since the epoch; default Date.now. Drives rate windows, the flood guard and timestamps. */
   clock?: () => number;
+  /**
+   * Host name the ActiveStorage redirect sends downloads to, as S3 or GCS would be another host
+   * than Chatwoot's (the sim serves the files there itself: e.g. 'localhost' for a sim listening
+   * on 127.0.0.1). Default: the sim's own host.
+   */
+  storageHost?: string;
 }
 
 export interface ChatwootFaults {

@@ -40,6 +40,8 @@ export interface CwMessage {
 export const CONVERSATIONS_PER_PAGE = 25;
 /** Messages per `before=` (and cursor-less) page of the messages list (reference §3.4). */
 export const MESSAGES_PER_BACKWARD_PAGE = 20;
+/** Most messages an `after` + `before` range answers with (reference §3.4). */
+export const MESSAGES_PER_RANGE_PAGE = 1000;
 
 export interface NewCwMessage {
   /** Empty content is left out: a media message without a caption is just its attachment. */
@@ -57,11 +59,14 @@ export interface NewCwAttachment {
   data: Buffer;
 }
 
+/** Half the limiter's window margin (2 s). */
+const PREPAID_FRESH_MS = 1000;
+
 export interface ChatwootLimit {
   limiter: RateLimiter;
   limits: ChatwootLimits;
   /** Rule keys whose turn the caller has already taken, for the current async context. */
-  prepaid?: AsyncLocalStorage<Set<string>>;
+  prepaid?: AsyncLocalStorage<Map<string, number>>;
 }
 
 export class ChatwootApi {
@@ -78,9 +83,19 @@ export class ChatwootApi {
     const before = limit
       ? (method: string, path: string, signal?: AbortSignal) => {
           const rules = chatwootRules(host, method, path, limit.limits);
-          // A turn the lane already waited for (see Dispatcher's pace) is used once, not waited for again.
+          // A turn the lane already waited for (see Dispatcher's pace) is used once, not waited for
+          // again, while it is fresh: the limiter counted it when taken, and Chatwoot counts it when
+          // it arrives, so a turn kept longer than the windows' margin is not used at all.
           const prepaid = limit.prepaid?.getStore();
-          const due = prepaid ? rules.filter((r) => !prepaid.delete(r.key)) : rules;
+          const now = Date.now();
+          const due = prepaid
+            ? rules.filter((r) => {
+                const at = prepaid.get(r.key);
+                if (at === undefined) return true;
+                prepaid.delete(r.key);
+                return now - at > PREPAID_FRESH_MS;
+              })
+            : rules;
           return due.length === 0 ? Promise.resolve() : limit.limiter.acquire(due, signal);
         }
       : undefined;
@@ -158,12 +173,12 @@ export class ChatwootApi {
   }
 
   /**
-   * The 20 messages before `beforeId` (the latest 20 when null), ascending, without private notes
-   * and activity messages (reference §3.4: the `before` cursor, `filter_internal_messages`).
+   * A conversation's messages without private notes and activity messages, ascending (reference
+   * §3.4, MessageFinder): no cursor = the latest 20; `before` = the 20 before that id; `after` +
+   * `before` = ids from `after` (inclusive) below `before`, up to 1000.
    */
-  async messagesBefore(conversationId: number, beforeId: number | null): Promise<Result<CwMessage[]>> {
-    const query: Record<string, string | number> = { filter_internal_messages: 1 };
-    if (beforeId !== null) query['before'] = beforeId;
+  async listMessages(conversationId: number, cursor: { before?: number; after?: number }): Promise<Result<CwMessage[]>> {
+    const query: Record<string, string | number | undefined> = { filter_internal_messages: 1, after: cursor.after, before: cursor.before };
     const r = await this.http.request<{ payload?: CwMessage[] }>({ method: 'GET', path: `${this.#account}/conversations/${conversationId}/messages`, query });
     return r.ok ? { ok: true, status: r.status, value: r.value.payload ?? [] } : r;
   }

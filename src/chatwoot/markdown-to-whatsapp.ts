@@ -11,7 +11,8 @@ export function markdownToWhatsApp(markdown: string): string {
   const kept: string[] = [];
   const keep = (s: string): string => `${HOLE}${kept.push(s) - 1}${HOLE}`;
 
-  let text = markdown.replace(/\r\n?/g, '\n');
+  // The agent's own NULs would be read as this function's placeholders (and WhatsApp drops them).
+  let text = markdown.split(HOLE).join('').replace(/\r\n?/g, '\n');
   // Fenced blocks: WhatsApp's ``` block, without the language tag.
   text = text.replace(/^```[^\n]*\n([\s\S]*?)\n?```[ \t]*$/gm, (_m, body: string) => keep(`\`\`\`${body}\`\`\``));
   // Inline code: WhatsApp shows `x` as inline code.

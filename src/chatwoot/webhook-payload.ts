@@ -75,6 +75,15 @@ export type ChatwootWebhook =
 const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
 
 export function classifyChatwootWebhook(body: unknown): ChatwootWebhook {
+  try {
+    return classifyOrThrow(body);
+  } catch (error) {
+    // Unreadable is "invalid" (kept with the reason), never an exception the route reports as a 503.
+    return { kind: 'invalid', event: null, reason: `evosync could not read this webhook: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}` };
+  }
+}
+
+function classifyOrThrow(body: unknown): ChatwootWebhook {
   const event = typeof (body as { event?: unknown } | null)?.event === 'string' ? (body as { event: string }).event : null;
   if (event === null) return { kind: 'invalid', event: null, reason: 'no "event" field' };
   if (event !== 'message_created' && event !== 'message_updated') return { kind: 'ignored', event, reason: `event ${event} needs nothing on WhatsApp` };

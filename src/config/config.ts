@@ -15,6 +15,8 @@ export interface Config {
   evolution: { url: string | null; apiKey: string | null };
   /** Bearer token of the operator API; null = that API refuses every call. */
   apiToken: string | null;
+  /** Bearer token of GET /metrics; null = /metrics answers without one. */
+  metricsToken: string | null;
   /** Dashboard login at `/`; null = the dashboard is off (both variables unset). */
   dashboard: { user: string; password: string } | null;
   reconcile: { intervalMs: number; windowMs: number; maxWindowMs: number; pageSize: number };
@@ -37,6 +39,11 @@ export interface Config {
     referenceWaitMs: number;
     /** Largest media file fetched from Evolution or uploaded to Chatwoot. */
     mediaMaxBytes: number;
+    /**
+     * Hosts an agent reply's file may be fetched from (and redirected to), lower-case; `*.x` is a
+     * suffix. CHATWOOT_URL's host (and each config-file target's) is always among them.
+     */
+    mediaAllowedHosts: readonly string[];
   };
   /** Which conversation a chat's messages go to (EVOSYNC_CONVERSATION_*). */
   conversation: ConversationPolicy;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { WIRE_EVENTS } from '../evolution/events.js';
+import { jsonErrorReason } from '../lib/json-guard.js';
 import type { AmqpConfig, ChatwootTarget, Config } from './config.js';
 import { ConfigFileSchema, DEFAULT_AMQP_EVENTS, type Env, EnvSchema, SETTINGS } from './schema.js';
 
@@ -76,7 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
         }
       }
     } catch (error) {
-      problems.push(`EVOSYNC_CONFIG_FILE: cannot read ${e.EVOSYNC_CONFIG_FILE}: ${(error as Error).message}`);
+      // V8's JSON errors quote the text around the fault, and this file holds API tokens.
+      const why = error instanceof SyntaxError ? `not valid JSON: ${jsonErrorReason(error)}` : (error as Error).message;
+      problems.push(`EVOSYNC_CONFIG_FILE: cannot read ${e.EVOSYNC_CONFIG_FILE}: ${why}`);
     }
   }
 
@@ -119,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     publicUrl: e.EVOSYNC_PUBLIC_URL ?? null,
     evolution: { url: e.EVOLUTION_URL ?? null, apiKey: e.EVOLUTION_API_KEY ?? null },
     apiToken: e.EVOSYNC_API_TOKEN ?? null,
+    metricsToken: e.EVOSYNC_METRICS_TOKEN ?? null,
     dashboard: e.EVOSYNC_DASHBOARD_USER && e.EVOSYNC_DASHBOARD_PASSWORD ? { user: e.EVOSYNC_DASHBOARD_USER, password: e.EVOSYNC_DASHBOARD_PASSWORD } : null,
     reconcile: {
       intervalMs: e.EVOSYNC_RECONCILE_INTERVAL_MS,
@@ -146,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
       conversationCheckMs: e.EVOSYNC_CONVERSATION_CHECK_MS,
       referenceWaitMs: e.EVOSYNC_REFERENCE_WAIT_MS,
       mediaMaxBytes: e.EVOSYNC_MEDIA_MAX_BYTES,
+      mediaAllowedHosts: mediaHosts(e, targets),
     },
     conversation: { reopen: e.EVOSYNC_CONVERSATION_REOPEN, status: e.EVOSYNC_CONVERSATION_STATUS },
     ingest: { batchMax: e.EVOSYNC_INGEST_BATCH_MAX, orderWindowMs: e.EVOSYNC_ORDER_WINDOW_MS },
@@ -198,6 +203,13 @@ function amqpConfig(e: Env, instances: readonly string[], problems: string[]): A
     prefetch: e.EVOSYNC_AMQP_PREFETCH ?? Math.min(65_535, 2 * e.EVOSYNC_INGEST_BATCH_MAX),
     events,
   };
+}
+
+/** The hosts agent-reply files may come from: every Chatwoot's own, plus the storage hosts named. */
+function mediaHosts(e: Env, targets: Record<string, ChatwootTarget>): string[] {
+  const own = [e.CHATWOOT_URL, ...Object.values(targets).map((t) => t.url)].filter((u): u is string => !!u).map((u) => new URL(u).hostname.toLowerCase());
+  const named = (e.EVOSYNC_MEDIA_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  return [...new Set([...own, ...named])];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -32,7 +32,8 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'CHATWOOT_ACCOUNT_ID', description: 'Chatwoot account id (the number in /app/accounts/<id>).' },
   { env: 'CHATWOOT_INBOX_ID', description: 'Id of the API-channel inbox that receives the WhatsApp conversations.' },
   { env: 'EVOSYNC_CONFIG_FILE', description: 'Optional JSON file mapping several Evolution instances to their own Chatwoot account and inbox.' },
-  { env: 'EVOSYNC_API_TOKEN', description: 'Bearer token for the operator API (POST /api/reconcile); unset = that API answers 401.', secret: true },
+  { env: 'EVOSYNC_API_TOKEN', description: 'Bearer token for the operator API (POST /api/reconcile, GET /api/reconcile/runs, GET /api/trace/:id, GET /api/stats); unset = that API answers 401. At least 16 characters.', secret: true },
+  { env: 'EVOSYNC_METRICS_TOKEN', description: 'Bearer token Prometheus must send to GET /metrics (authorization.credentials in the scrape config). Unset = /metrics answers without one: it holds counts, states and instance names, never message content or credentials. At least 16 characters.', secret: true },
   { env: 'EVOSYNC_DASHBOARD_USER', description: 'User name of the dashboard at / (set together with EVOSYNC_DASHBOARD_PASSWORD; with neither, the dashboard is off).' },
   { env: 'EVOSYNC_DASHBOARD_PASSWORD', description: 'Password of the dashboard, at least 12 characters (set together with EVOSYNC_DASHBOARD_USER).', secret: true },
   { env: 'EVOSYNC_RECONCILE_INTERVAL_MS', default: '600000', description: 'How often every instance is reconciled against Evolution\'s stored messages (needs EVOLUTION_URL and EVOLUTION_API_KEY). 0 = no schedule.' },
@@ -55,6 +56,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_REFERENCE_WAIT_MS', default: '60000', description: 'How long an edit or delete waits for the message it refers to (not yet received, or not yet delivered) before it is skipped with that reason. The chat\'s later messages wait behind it meanwhile.' },
   { env: 'EVOSYNC_SHUTDOWN_GRACE_MS', default: '10000', description: 'Time in-flight deliveries get to finish on shutdown before they are aborted.' },
   { env: 'EVOSYNC_MAX_BODY_BYTES', default: '33554432', description: 'Largest webhook body accepted (media arrives as base64).' },
+  { env: 'EVOSYNC_MEDIA_ALLOWED_HOSTS', description: 'Comma-separated host names (or *.suffix) an agent reply\'s file may be fetched from besides CHATWOOT_URL\'s host, which is always allowed: where Chatwoot\'s ActiveStorage redirects downloads (S3, GCS, a CDN), e.g. mybucket.s3.amazonaws.com. A redirect to any other host is not followed; link-local and cloud metadata addresses are never fetched.' },
   { env: 'EVOSYNC_MEDIA_MAX_BYTES', default: '104857600', description: 'Largest media file evosync fetches from Evolution or uploads to Chatwoot (default: WhatsApp\'s largest, 100 MB documents). A larger file is delivered as a text saying it is not available and why.' },
   { env: 'CHATWOOT_WEBHOOK_SECRET', description: 'Secret of the Chatwoot API inbox (Chatwoot ≥ 4.13, admin-only field of the inbox) or of an account webhook: X-Chatwoot-Signature is then required and verified. Several secrets, comma-separated, during a rotation or for several inboxes.', secret: true },
   { env: 'EVOSYNC_CHATWOOT_WEBHOOK_TOKEN', description: 'For Chatwoot before 4.13 (unsigned webhooks): a token of at least 16 characters that the inbox webhook URL carries, as /webhooks/chatwoot?token=<token>. Chatwoot webhooks are refused when neither this nor CHATWOOT_WEBHOOK_SECRET is set.', secret: true },
@@ -126,6 +128,11 @@ export const EnvSchema = z.object({
   CHATWOOT_INBOX_ID: positiveInt().optional(),
   EVOSYNC_CONFIG_FILE: z.string().min(1).optional(),
   EVOSYNC_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  EVOSYNC_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  EVOSYNC_MEDIA_ALLOWED_HOSTS: z
+    .string()
+    .refine((v) => v.split(',').map((h) => h.trim()).filter(Boolean).every((h) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(h)), 'comma-separated host names or *.suffix, without scheme, port or path (e.g. mybucket.s3.amazonaws.com,*.storage.googleapis.com)')
+    .optional(),
   EVOSYNC_DASHBOARD_USER: z.string().min(1).max(128).optional(),
   EVOSYNC_DASHBOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(1024).optional(),
   EVOSYNC_RECONCILE_INTERVAL_MS: positiveInt(0).refine((v) => v === 0 || v >= 1000, 'must be 0 (off) or at least 1000').default(600_000),

@@ -33,7 +33,9 @@ export function unwrapMessage(message: Obj): Obj {
 }
 
 function contentKey(message: Obj, hint: string | null | undefined): string | null {
-  if (hint && hint !== 'unknown' && hint in message) return hint;
+  // Own keys only: `in` would also find "constructor" or "__proto__" on Object.prototype, and a
+  // messageType of "__proto__" would then read the prototype as the message body.
+  if (hint && hint !== 'unknown' && Object.hasOwn(message, hint)) return hint;
   for (const k of Object.keys(message)) if (!NON_CONTENT.has(k)) return k;
   return null;
 }
@@ -61,7 +63,7 @@ export function extractContent(rawMessage: Obj | null | undefined, messageType: 
   if (key === 'conversation') return { type, text: str(message['conversation']) ?? '', media: null, quotedId };
   if (key === 'extendedTextMessage') return { type, text: str(body?.['text']) ?? '', media: null, quotedId };
 
-  const mediaKind = key ? MEDIA[key] : undefined;
+  const mediaKind = key && Object.hasOwn(MEDIA, key) ? MEDIA[key] : undefined;
   if (mediaKind && body) {
     const kind: MediaRef['kind'] = mediaKind === 'audio' && body['ptt'] === true ? 'voice' : mediaKind;
     const caption = str(body['caption']);

@@ -1,6 +1,6 @@
 import type { LaneItem } from '../domain/lane-item.js';
 import type { ChatMessage, Sender } from '../domain/message.js';
-import type { ErrorCode } from '../errors.js';
+import { coerceError, type ErrorCode } from '../errors.js';
 import { extractContent } from './content.js';
 import { normalizeReceipts } from './receipts.js';
 import { wireEventName } from './events.js';
@@ -32,6 +32,17 @@ export interface NormalizeOptions {
 }
 
 export function normalizeEnvelope(body: unknown, opts: NormalizeOptions = {}): Normalized {
+  try {
+    return normalizeOrThrow(body, opts);
+  } catch (error) {
+    // A shape no schema anticipated must still end as refused-and-kept: a throw here would reach
+    // the route as a 503, Evolution would retry it forever, and the body would never be stored.
+    const instance = typeof (body as { instance?: unknown } | null)?.instance === 'string' ? ((body as { instance: string }).instance).slice(0, 200) : null;
+    return { kind: 'refused', code: 'PAYLOAD_INVALID', reason: `evosync could not read this event: ${coerceError(error).message.slice(0, 200)}`, instance, event: null };
+  }
+}
+
+function normalizeOrThrow(body: unknown, opts: NormalizeOptions): Normalized {
   const env = EnvelopeSchema.safeParse(body);
   if (!env.success) {
     return { kind: 'refused', code: 'PAYLOAD_INVALID', reason: `envelope: ${describe(env.error.issues)}`, instance: null, event: null };

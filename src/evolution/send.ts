@@ -2,6 +2,7 @@ import { markdownToWhatsApp } from '../chatwoot/markdown-to-whatsapp.js';
 import type { AgentReply } from '../domain/agent-reply.js';
 import type { MediaRef } from '../domain/message.js';
 import type { EvolutionSend, QuotedRef } from './client.js';
+import { WHATSAPP_MEDIA_LIMIT_BYTES } from './media-limits.js';
 
 /**
  * An agent reply as an Evolution send request, and what the message it creates will look like in
@@ -31,13 +32,19 @@ export function whatsappText(reply: AgentReply, signature: boolean): string {
 const INLINE_IMAGE = /^image\/(jpeg|png|webp)$/i;
 const INLINE_VIDEO = /^video\/(mp4|3gpp)$/i;
 
-export function shapeOf(reply: AgentReply, signature: boolean, mime: string | null): SendShape {
+/**
+ * `bytes`: the file's size once fetched. A file over WhatsApp's limit for its kind (an 8 MB photo,
+ * a 20 MB voice note) would be refused as that kind, so it goes as a document (up to 100 MB), as
+ * WhatsApp's own apps offer; the size is the same at every attempt, so a look-up matches the send.
+ */
+export function shapeOf(reply: AgentReply, signature: boolean, mime: string | null, bytes?: number): SendShape {
   const text = whatsappText(reply, signature);
   const a = reply.attachment;
   if (!a) return { media: null, text };
-  if (a.fileType === 'audio') return { media: 'audio', text: '' };
-  if (a.fileType === 'image' && (!mime || INLINE_IMAGE.test(mime))) return { media: 'image', text };
-  if (a.fileType === 'video' && (!mime || INLINE_VIDEO.test(mime))) return { media: 'video', text };
+  const fits = (kind: MediaRef['kind']) => bytes === undefined || bytes <= WHATSAPP_MEDIA_LIMIT_BYTES[kind];
+  if (a.fileType === 'audio' && fits('audio')) return { media: 'audio', text: '' };
+  if (a.fileType === 'image' && (!mime || INLINE_IMAGE.test(mime)) && fits('image')) return { media: 'image', text };
+  if (a.fileType === 'video' && (!mime || INLINE_VIDEO.test(mime)) && fits('video')) return { media: 'video', text };
   return { media: 'document', text };
 }
 

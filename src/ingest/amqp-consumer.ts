@@ -15,6 +15,7 @@ import type { AmqpConfig } from '../config/config.js';
 import { coerceError } from '../errors.js';
 import { normalizeEnvelope } from '../evolution/normalize.js';
 import { backoffMs } from '../lib/backoff.js';
+import { jsonDeeperThan, jsonErrorReason, MAX_JSON_DEPTH } from '../lib/json-guard.js';
 import type { Logger } from '../lib/logger.js';
 import { delay, shutdownController } from '../lib/sleep.js';
 import { AckWindow } from './amqp-acks.js';
@@ -265,12 +266,17 @@ export class AmqpConsumer {
   /** Resolves once the event is durable: stored, refused-and-kept, or deliberately ignored. */
   async #store(msg: ConsumeMessage): Promise<void> {
     const raw = msg.content.toString('utf8');
+    if (jsonDeeperThan(raw, MAX_JSON_DEPTH)) {
+      await this.#intake.refuse({ source: 'rabbitmq', code: 'PAYLOAD_TOO_DEEP', reason: `message body nests deeper than ${MAX_JSON_DEPTH} levels`, instance: null, event: msg.fields.routingKey, body: raw });
+      this.#status.refused += 1;
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(raw);
     } catch (error) {
       // Poison: kept with its reason, then acked, so the broker never loops on it.
-      await this.#intake.refuse({ source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${coerceError(error).message}`, instance: null, event: msg.fields.routingKey, body: raw });
+      await this.#intake.refuse({ source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${jsonErrorReason(error)}`, instance: null, event: msg.fields.routingKey, body: raw });
       this.#status.refused += 1;
       return;
     }

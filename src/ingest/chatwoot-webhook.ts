@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyChatwootWebhook } from '../chatwoot/webhook-auth.js';
 import { deleteItem, replyItems } from '../chatwoot/webhook-items.js';
 import { type ChatwootWebhook, classifyChatwootWebhook, type MessageFacts } from '../chatwoot/webhook-payload.js';
@@ -8,9 +8,12 @@ import { replyKey } from '../domain/agent-reply.js';
 import type { LaneItem } from '../domain/lane-item.js';
 import { coerceError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
+import { jsonDeeperThan, jsonErrorReason, MAX_JSON_DEPTH } from '../lib/json-guard.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { RecentIds } from './delivery-ids.js';
+import { bodySize } from './evolution-webhook.js';
 import type { Intake } from './intake.js';
+import { safeEqual } from './token.js';
 
 export interface ChatwootWebhookOptions {
   config: Config;
@@ -21,6 +24,12 @@ export interface ChatwootWebhookOptions {
   /** Wakes the lanes when a failed reply is put back (Chatwoot's Retry). */
   notify(): void;
 }
+
+/**
+ * Largest Chatwoot webhook body. They carry files as URLs, never inline: a message's content
+ * (150,000 characters at most in Chatwoot) plus its conversation stays far below this.
+ */
+export const CHATWOOT_WEBHOOK_MAX_BYTES = 1024 * 1024;
 
 interface Query {
   token?: string;
@@ -43,7 +52,7 @@ export function chatwootWebhook(app: FastifyInstance, opts: ChatwootWebhookOptio
     const h = req.headers;
     const auth = verifyChatwootWebhook(
       { secrets: config.chatwootWebhook.secrets, token: config.chatwootWebhook.token, windowS: config.chatwootWebhook.signatureWindowS },
-      { signature: header(h['x-chatwoot-signature']), timestamp: header(h['x-chatwoot-timestamp']), token: req.params.token ?? req.query.token ?? null },
+      { signature: header(h['x-chatwoot-signature']), timestamp: header(h['x-chatwoot-timestamp']), token: oneString(req.params.token ?? req.query.token) },
       raw,
       clock.now(),
     );
@@ -53,15 +62,20 @@ export function chatwootWebhook(app: FastifyInstance, opts: ChatwootWebhookOptio
     const delivery = header(h['x-chatwoot-delivery']);
     if (delivery && seen.has(delivery)) return reply.code(200).send({ duplicate: true });
 
+    if (jsonDeeperThan(raw, MAX_JSON_DEPTH)) {
+      const reason = `body nests deeper than ${MAX_JSON_DEPTH} levels`;
+      await opts.intake.refuse({ source: 'chatwoot', code: 'PAYLOAD_TOO_DEEP', reason, instance: null, event: null, body: raw });
+      return reply.code(400).send({ error: 'PAYLOAD_TOO_DEEP', message: reason });
+    }
     let body: unknown;
     try {
       body = JSON.parse(raw);
     } catch (error) {
-      await opts.intake.refuse({ source: 'chatwoot', code: 'PAYLOAD_NOT_JSON', reason: `body is not JSON: ${coerceError(error).message}`, instance: null, event: null, body: raw });
+      await opts.intake.refuse({ source: 'chatwoot', code: 'PAYLOAD_NOT_JSON', reason: `body is not JSON: ${jsonErrorReason(error)}`, instance: null, event: null, body: raw });
       return reply.code(400).send({ error: 'PAYLOAD_NOT_JSON', message: 'request body is not valid JSON' });
     }
     try {
-      const result = await accept(classifyChatwootWebhook(body), raw, req.query.instance ?? null);
+      const result = await accept(classifyChatwootWebhook(body), raw, oneString(req.query.instance));
       if (delivery) seen.add(delivery);
       return reply.code(200).send(result);
     } catch (error) {
@@ -118,8 +132,27 @@ export function chatwootWebhook(app: FastifyInstance, opts: ChatwootWebhookOptio
     return { accepted: r.inserted, duplicates: r.duplicates };
   }
 
-  app.post('/webhooks/chatwoot', handler);
-  app.post('/webhooks/chatwoot/t/:token', handler);
+  /**
+   * Over the limit: a signature cannot be checked without the body, so only a caller holding the
+   * legacy URL token gets the refusal kept; everyone is answered 413.
+   */
+  const errorHandler = async (error: FastifyError, req: FastifyRequest<{ Querystring: Query; Params: { token?: string } }>, reply: FastifyReply) => {
+    if (error.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw error;
+    const token = oneString(req.params.token ?? req.query.token);
+    const reason = `body of ${bodySize(req)} is over the limit of ${CHATWOOT_WEBHOOK_MAX_BYTES} bytes for Chatwoot webhooks`;
+    if (config.chatwootWebhook.token && typeof token === 'string' && safeEqual(token, config.chatwootWebhook.token)) {
+      await intake.refuse({ source: 'chatwoot', code: 'PAYLOAD_TOO_LARGE', reason, instance: null, event: null, body: '' });
+    }
+    return reply.code(413).send({ error: 'PAYLOAD_TOO_LARGE', message: reason });
+  };
+  const route = { bodyLimit: CHATWOOT_WEBHOOK_MAX_BYTES, errorHandler };
+  app.post('/webhooks/chatwoot', route, handler);
+  app.post('/webhooks/chatwoot/t/:token', route, handler);
+}
+
+/** `?token=a&token=b` parses to an array, which no comparison or look-up may receive. */
+function oneString(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
 }
 
 function header(v: string | string[] | undefined): string | null {

@@ -52,9 +52,17 @@ export class Intake {
     this.#logger = logger;
     this.#opts = opts;
     this.#committer = new GroupCommitter(
-      (items) => {
+      async (items) => {
         const now = this.#clock.now();
-        return this.#ledger.insertMessages(items, now, now + opts.orderWindowMs);
+        const startedAt = performance.now();
+        const results = await this.#ledger.insertMessages(items, now, now + opts.orderWindowMs);
+        const tookMs = performance.now() - startedAt;
+        // The ordering window runs from the batch's start: a commit that takes a good part of it
+        // leaves a late sibling less time to take its place. Worth knowing when it happens.
+        if (opts.orderWindowMs > 0 && tookMs > opts.orderWindowMs / 2) {
+          this.#logger.warn({ tookMs: Math.round(tookMs), events: items.length, orderWindowMs: opts.orderWindowMs }, 'ingest commit took more than half the ordering window');
+        }
+        return results;
       },
       { maxBatch: opts.batchMax, parallel: opts.parallel ?? 1 },
     );

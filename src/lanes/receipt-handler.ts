@@ -36,7 +36,9 @@ export function receiptHandler(deps: WhatsAppHandlerDeps): LaneHandler {
       if (waited > HOLD_UP_GRACE_MS && (await heldUp(deps, row))) {
         return { state: 'skipped', reason: `message ${receipt.targetWaId} not known, and the chat has more to deliver` };
       }
-      return { state: 'retry', error: `waiting for message ${receipt.targetWaId}`, nextAttemptAt: now + Math.min(5_000, Math.max(250, waited / 4)), countAttempt: false, maybeSent: false };
+      // Whole milliseconds: the ledger's times are bigints, and PostgreSQL refuses "….25", failing the
+      // whole completion batch (every lane in it) until the lanes were given up as suspect.
+      return { state: 'retry', error: `waiting for message ${receipt.targetWaId}`, nextAttemptAt: now + Math.min(5_000, Math.max(250, Math.round(waited / 4))), countAttempt: false, maybeSent: false };
     }
     const { holder, cwConversationId, cwMessageId } = target;
     if (!isStatusAdvance(holder.waStatus, receipt.status)) return { state: 'skipped', reason: `status ${receipt.status} after ${holder.waStatus}: statuses never go back` };

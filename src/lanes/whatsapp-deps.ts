@@ -21,6 +21,11 @@ export interface WhatsAppHandlerDeps {
   maxAgeMs: number;
   receiptWaitMs: number;
   httpTimeoutMs: number;
+  /**
+   * Where agent-reply files may be fetched from besides the reply's Chatwoot (EVOSYNC_MEDIA_ALLOWED_HOSTS),
+   * and the operator's cap on a file (EVOSYNC_MEDIA_MAX_BYTES); WhatsApp's own limits apply on top.
+   */
+  media?: { allowedHosts: readonly string[]; maxBytes: number };
   clock: Clock;
   logger: Logger;
   metrics?: DeliveryRecorder;

@@ -1,5 +1,6 @@
 import { fetchAttachment } from '../chatwoot/attachment-fetch.js';
 import { type AgentReply, deleteKey, isAgentReply, type Receipt, receiptKey } from '../domain/agent-reply.js';
+import { WHATSAPP_MAX_MEDIA_BYTES } from '../evolution/media-limits.js';
 import { mimeOf, sendRequest, shapeOf } from '../evolution/send.js';
 import type { CompletionOutcome, LedgerMessage } from '../ledger/ledger.js';
 import { backoffMs } from '../lib/backoff.js';
@@ -46,9 +47,15 @@ export function whatsappHandler(deps: WhatsAppHandlerDeps): LaneHandler {
     }
 
     // The file is fetched first: whether it goes as an image or a document depends on its type.
-    const fetched = reply.attachment ? await fetchAttachment(reply.attachment.url, deps.apiFor(row.instance).target.url, deps.httpTimeoutMs, signal) : null;
+    const policy = {
+      chatwootUrl: deps.apiFor(row.instance).target.url,
+      allowedHosts: deps.media?.allowedHosts ?? [],
+      maxBytes: Math.min(WHATSAPP_MAX_MEDIA_BYTES, deps.media?.maxBytes ?? WHATSAPP_MAX_MEDIA_BYTES),
+      timeoutMs: deps.httpTimeoutMs,
+    };
+    const fetched = reply.attachment ? await fetchAttachment(reply.attachment.url, policy, signal) : null;
     const file = fetched?.ok ? fetched : null;
-    const shape = shapeOf(reply, deps.signature, reply.attachment ? mimeOf(reply.attachment.contentType, file?.contentType ?? null) : null);
+    const shape = shapeOf(reply, deps.signature, reply.attachment ? mimeOf(reply.attachment.contentType, file?.contentType ?? null) : null, file?.bytes.length);
 
     if (mayBeOut) {
       const prior = await findPriorSend(ledger, evolution, row, reply, shape, clock.now(), signal);

@@ -42,15 +42,20 @@ export class Identities {
   async prepare(trx: Transaction<Database>, rows: NewMessage[], nowMs: number): Promise<{ rows: NewMessage[]; afterCommit: () => void }> {
     if (!this.needsLookup(rows)) return { rows, afterCommit: () => {} };
     const settledNow: [string, string][] = [];
-    const seen = new Set<string>();
+    const todo = new Map<string, { instance: string; pair: IdentityPair }>();
     for (const r of rows) {
       for (const p of pairsOf(r.message)) {
         const k = `${r.message.instance}\u0000${p.lid}`;
-        if (this.#settled.get(k) === p.phoneJid || seen.has(k)) continue;
-        seen.add(k);
-        const result = await this.learn(trx, r.message.instance, p, nowMs);
-        if (result === 'learned' || result === 'known') settledNow.push([k, p.phoneJid]);
+        if (this.#settled.get(k) === p.phoneJid || todo.has(k)) continue;
+        todo.set(k, { instance: r.message.instance, pair: p });
       }
+    }
+    // In one global order: several processes ingesting overlapping pairs (PostgreSQL) then wait
+    // for each other on the identities index instead of deadlocking.
+    for (const k of [...todo.keys()].sort()) {
+      const { instance, pair } = todo.get(k)!;
+      const result = await this.learn(trx, instance, pair, nowMs);
+      if (result === 'learned' || result === 'known') settledNow.push([k, pair.phoneJid]);
     }
     const lookup = this.#lookup(trx);
     const out: NewMessage[] = [];

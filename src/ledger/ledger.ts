@@ -272,6 +272,12 @@ export interface Ledger {
   /** Which of these WhatsApp ids the ledger holds for the instance (one query per few hundred ids). */
   existingWaIds(instance: string, waIds: readonly string[]): Promise<Map<string, KnownWaId>>;
   recordReconcileRun(run: ReconcileRun): Promise<void>;
+  /**
+   * The Chatwoot id of the message of this instance delivered last before `atMs`: every Chatwoot
+   * message created after that time has a higher id (ids are one sequence), so reconcile can read a
+   * conversation forwards from it with large pages instead of backwards 20 at a time. null = none.
+   */
+  cwMessageIdDeliveredBefore(instance: string, atMs: number): Promise<number | null>;
 
   /**
    * Records the WhatsApp id an agent reply was sent as, at once and outside the lane's completion:

@@ -17,6 +17,9 @@ import type { Database, MessagesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** An ingest transaction slower than this pushes its messages' ordering window back by as much. */
+const SLOW_INSERT_MS = 50;
+
 /** Rows per INSERT statement: far below both dialects' bound-parameter limits. */
 const INSERT_CHUNK = 400;
 
@@ -70,6 +73,7 @@ export class SqlLedger implements Ledger {
   /** PostgreSQL: set-based chunks (SQLite takes the synchronous path in sqlite-batch.ts). */
   async #insert(original: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
     let afterCommit = () => {};
+    const startedAt = performance.now();
     const results = await this.#db.transaction().execute(async (trx) => {
       // Identities are learned and lanes chosen in the transaction that stores the items (see
       // identities.ts): a fold and the items it concerns commit together or not at all.
@@ -97,6 +101,18 @@ export class SqlLedger implements Ledger {
           select v.instance, v.chat, ${dueAtMs}::bigint, 0 from unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) with ordinality as v(instance, chat, n)
           order by v.n
           on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)`.execute(trx);
+        // The ordering window runs from when the rows become visible, not from when the batch
+        // began: a batch slowed by lock waits (several processes ingesting the same lanes) or a
+        // busy machine would otherwise commit its messages after their window had already passed,
+        // and a newer sibling committed meanwhile by another process could go first.
+        const lateMs = Math.round(performance.now() - startedAt);
+        if (dueAtMs > nowMs && lateMs > SLOW_INSERT_MS && inserted.size > 0) {
+          const keys = [...inserted].map((k) => k.split('\u0000') as [string, string]);
+          await sql`
+            update messages set next_attempt_at = next_attempt_at + ${lateMs}
+            where (instance, wa_id) in (select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[]))
+              and state = 'pending' and attempts = 0`.execute(trx);
+        }
         await notifyWork(trx);
       }
       const seen = new Set<string>();
@@ -242,6 +258,20 @@ export class SqlLedger implements Ledger {
   }
 
   async renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number> {
+    if (this.dialect === 'postgres' && lanes.length > 0) {
+      // Rows locked in the global lane order (like completions and ingest), so a renewal never
+      // deadlocks with another process's batch touching the same lanes.
+      const sorted = [...lanes].sort(compareLane);
+      const r = await sql`
+        update lanes set lease_until = ${untilMs}
+        where (instance, chat) in (
+          select l.instance, l.chat from lanes l
+          join unnest(${sorted.map((l) => l.instance)}::text[], ${sorted.map((l) => l.chat)}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
+          where l.lease_owner = ${owner}
+          order by l.instance, l.chat
+          for update of l)`.execute(this.#db);
+      return Number(r.numAffectedRows ?? 0);
+    }
     let n = 0;
     for (let i = 0; i < lanes.length; i += INSERT_CHUNK) {
       const chunk = lanes.slice(i, i + INSERT_CHUNK);
@@ -468,6 +498,20 @@ export class SqlLedger implements Ledger {
       }
     }
     return out;
+  }
+
+  async cwMessageIdDeliveredBefore(instance: string, atMs: number): Promise<number | null> {
+    // The newest delivery before the time, found backwards on the delivered_at index.
+    const r = await this.#db
+      .selectFrom('messages')
+      .select('cw_message_id')
+      .where('delivered_at', '<', atMs)
+      .where('instance', '=', instance)
+      .where('cw_message_id', 'is not', null)
+      .orderBy('delivered_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.cw_message_id == null ? null : Number(r.cw_message_id);
   }
 
   async recordReconcileRun(run: ReconcileRun): Promise<void> {

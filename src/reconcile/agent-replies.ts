@@ -1,4 +1,4 @@
-import { type ChatwootApi, CONVERSATIONS_PER_PAGE, type CwConversation, type CwMessage, MESSAGES_PER_BACKWARD_PAGE } from '../chatwoot/api.js';
+import { type ChatwootApi, CONVERSATIONS_PER_PAGE, type CwConversation, type CwMessage, MESSAGES_PER_BACKWARD_PAGE, MESSAGES_PER_RANGE_PAGE } from '../chatwoot/api.js';
 import { replyItems } from '../chatwoot/webhook-items.js';
 import { classifyChatwootWebhook } from '../chatwoot/webhook-payload.js';
 import { resolveTarget } from '../chatwoot/webhook-target.js';
@@ -63,12 +63,26 @@ const GIVEN_UP_PREFIX = 'evosync:';
  */
 const MOVED_SLACK_S = 60;
 
+/** How far evosync's clock (delivered_at) and Chatwoot's (created_at) may disagree. */
+const CLOCK_MARGIN_MS = 5 * 60_000;
+
+interface ScanWindow {
+  fromS: number;
+  toS: number;
+  /** A Chatwoot message id older than the window, or null when the ledger knows none. */
+  fromId: number | null;
+}
+
 export async function* agentRepliesInWindow(deps: AgentReplyScanDeps, w: AgentReplyWindow, stats: AgentReplyScanStats): AsyncGenerator<ConversationReplies> {
   const { api } = deps;
   // Never further back than the age past which a reply is not sent anyway.
   const fromS = Math.floor(Math.max(w.fromMs, deps.nowMs - deps.maxAgeMs) / 1000);
   const toS = Math.ceil(w.toMs / 1000);
   if (fromS > toS) return;
+  // Chatwoot ids are one sequence: a message evosync delivered before the window (less a margin for
+  // the two clocks) has a lower id than any message written in it.
+  const fromId = await deps.ledger.cwMessageIdDeliveredBefore(w.instance, fromS * 1000 - CLOCK_MARGIN_MS);
+  const win: ScanWindow = { fromS, toS, fromId };
   const seen = new Set<number>();
 
   const visit = async function* (until: number): AsyncGenerator<ConversationReplies> {
@@ -82,35 +96,27 @@ export async function* agentRepliesInWindow(deps: AgentReplyScanDeps, w: AgentRe
         if (seen.has(conv.id)) continue;
         seen.add(conv.id);
         stats.conversations += 1;
-        const found = await repliesOf(deps, conv, fromS, toS, w, stats);
+        const found = await repliesOf(deps, conv, win, w, stats);
         if (found) yield found;
       }
       if (r.value.length < CONVERSATIONS_PER_PAGE) return;
     }
   };
   yield* visit(fromS);
-  console.error('DEBUG first pass done', Date.now(), stats.conversations);
   // A conversation active while later pages were read jumped to the top, pushing others down a
   // page: one of them (or itself) may have been passed over. Those are at the top now.
   yield* visit(Math.max(fromS, toS - MOVED_SLACK_S));
 }
 
-async function repliesOf(deps: AgentReplyScanDeps, conv: CwConversation, fromS: number, toS: number, w: AgentReplyWindow, stats: AgentReplyScanStats): Promise<ConversationReplies | null> {
+async function repliesOf(deps: AgentReplyScanDeps, conv: CwConversation, win: ScanWindow, w: AgentReplyWindow, stats: AgentReplyScanStats): Promise<ConversationReplies | null> {
   const items: AgentReply[] = [];
   const webhookFailed = new Set<number>();
   let target: { instance: string; chat: string } | null | undefined;
-  let before: number | null = null;
-  for (;;) {
-    if (deps.shouldStop?.()) throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
-    const r = await deps.api.messagesBefore(conv.id, before);
-    if (!r.ok) {
-      if (r.failure.kind === 'not_found') break; // deleted since it was listed
-      throw new ReconcileError('CHATWOOT_FAILED', `conversation ${conv.id} messages before ${before ?? 'latest'}: ${r.failure.kind}: ${r.failure.message}`);
-    }
-    const page = r.value;
+  /** false once the conversation turns out to belong elsewhere: nothing more to read. */
+  const take = async (page: readonly CwMessage[]): Promise<boolean> => {
     for (const m of page) {
       const at = createdAtS(m);
-      if (at === null || at < fromS || at > toS) continue;
+      if (at === null || at < win.fromS || at > win.toS) continue;
       const facts = replyFacts(deps, conv, m, stats);
       if (!facts) continue;
       if (target === undefined) {
@@ -118,13 +124,36 @@ async function repliesOf(deps: AgentReplyScanDeps, conv: CwConversation, fromS: 
         target = t.kind === 'target' && t.instance === w.instance && (w.chat === null || t.chat === w.chat) ? t : null;
         if (!target) stats.elsewhere += 1;
       }
-      if (!target) return null;
+      if (!target) return false;
       items.push(...replyItems(facts, target.instance, target.chat, deps.nowMs));
       if (m.status === 'failed' && typeof m.content_attributes?.['external_error'] === 'string') webhookFailed.add(m.id);
     }
-    const oldest = Math.min(...page.map((m) => createdAtS(m) ?? Number.MAX_SAFE_INTEGER));
-    if (page.length < MESSAGES_PER_BACKWARD_PAGE || oldest < fromS) break;
-    before = Math.min(...page.map((m) => m.id));
+    return true;
+  };
+  const read = async (query: { before?: number; after?: number }): Promise<CwMessage[] | null> => {
+    if (deps.shouldStop?.()) throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
+    const r = await deps.api.listMessages(conv.id, query);
+    if (r.ok) return r.value;
+    if (r.failure.kind === 'not_found') return null; // deleted since it was listed
+    throw new ReconcileError('CHATWOOT_FAILED', `conversation ${conv.id} messages ${JSON.stringify(query)}: ${r.failure.kind}: ${r.failure.message}`);
+  };
+  const oldestOf = (page: readonly CwMessage[]) => Math.min(...page.map((m) => createdAtS(m) ?? Number.MAX_SAFE_INTEGER));
+  const lowestId = (page: readonly CwMessage[]) => Math.min(...page.map((m) => m.id));
+
+  // The latest 20 settle most conversations: quiet since before the window, or only just active.
+  const latest = await read({});
+  if (!latest || !(await take(latest))) return null;
+  if (latest.length >= MESSAGES_PER_BACKWARD_PAGE && oldestOf(latest) >= win.fromS) {
+    // Forwards from an id older than the window, up to 1000 a page (`after` + `before`, §3.4).
+    // With none known (a young or reset ledger), from the conversation's first message: its whole
+    // history at 1000 a page costs fewer requests than the window at 20 a page, backwards.
+    const before = lowestId(latest);
+    for (let after = win.fromId ?? 0; ; ) {
+      const page = await read({ after, before });
+      if (!page || !(await take(page))) return null;
+      if (page.length < MESSAGES_PER_RANGE_PAGE) break;
+      after = Math.max(...page.map((m) => m.id)) + 1;
+    }
   }
   if (!target || items.length === 0) return null;
   items.sort((a, b) => a.cwMessageId - b.cwMessageId || a.part - b.part);

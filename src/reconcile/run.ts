@@ -32,7 +32,6 @@ export async function reconcile(deps: ReconcileDeps, req: ReconcileRequest): Pro
     error: null, startedAt, durationMs: 0,
   };
   await reconcileWaToChatwoot(deps, req, run);
-  deps.logger.info({ instance: req.instance, ms: deps.clock.now() - startedAt }, 'DEBUG wa side done');
   const stopped = deps.shouldStop?.() ?? false;
   if (deps.agentReplies && !stopped) {
     const a = deps.agentReplies;

@@ -144,9 +144,10 @@ const PROCESS_TTL_MS = 15_000;
  * The cluster-wide limiter: every process of the cluster draws from the same windows in Redis, so
  * together they never pass Chatwoot's limits. When Redis is away each process falls back to its own
  * part of the budget (the limit divided by the processes last seen alive), counting from what the
- * cluster had already spent in the current window; when Redis is back, each process first hands
- * back what it sent meanwhile and keeps its own part as an extra bound for one window, so a Redis
- * restarted empty cannot let the cluster send a second full window's worth.
+ * cluster had already spent in the current window. When Redis is back each process writes back
+ * every request of its own still in the window, under the member names Redis knew them by (so a
+ * Redis that kept them counts nothing twice, and one restarted empty learns them again), and keeps
+ * to its own part as an extra bound for one window, until every other process has done the same.
  */
 export class ClusterRateLimiter implements RateLimiter {
   readonly #redis: SharedRedis;
@@ -156,13 +157,15 @@ export class ClusterRateLimiter implements RateLimiter {
   #seq = 0;
   #queue: Promise<void> = Promise.resolve();
   #processes = 1;
+  /** A lower process count is believed only when two heartbeats in a row see it. */
+  #fewerSeen = false;
   #mode: 'redis' | 'local' = 'local';
-  /** When this process last went on alone: what it sent since then is not in Redis. */
-  #localSince = 0;
   /** Until then, a process back on Redis also keeps to its own part of the budget. */
   #recoveringUntil = 0;
   /** Shared rules' cluster counts as last seen in Redis, for the hand-over to local limits. */
   readonly #lastCount = new Map<string, { n: number; windowMs: number }>();
+  /** This process's own requests under shared rules, with their Redis member names. */
+  readonly #own = new Map<string, { at: number; member: string }[]>();
   #heartbeat: NodeJS.Timeout | null = null;
   /** Acquisitions decided by Redis and by the local fallback, for tests and /api/stats. */
   readonly counts = { redis: 0, local: 0 };
@@ -218,6 +221,7 @@ export class ClusterRateLimiter implements RateLimiter {
 
   async #try(rules: readonly RateRule[]): Promise<number> {
     const now = this.#now();
+    const member = `${this.#owner}:${++this.#seq}`;
     if (this.#redis.up) {
       if (this.#mode === 'local') await this.#handBack(now);
       // Recovering: this process's own part must have room too (checked first, recorded below).
@@ -225,20 +229,36 @@ export class ClusterRateLimiter implements RateLimiter {
         const w = this.#localWait(rules, now);
         if (w > 0) return w;
       }
-      const r = await this.#redisTry(rules);
+      const r = await this.#redisTry(rules, member);
       if (r !== null) {
         if (r[0] > 0) return r[0];
         this.counts.redis += 1;
         const first = rules[0];
         if (first?.shared) this.#lastCount.set(first.key, { n: r[1], windowMs: first.windowMs });
-        for (const rule of rules) this.#local.record(rule.key, now);
+        this.#recordOwn(rules, now, member);
         return 0;
       }
     }
     if (this.#mode === 'redis') this.#takeOver(now);
     const wait = this.#local.tryAcquire(rules);
-    if (wait === 0) this.counts.local += 1;
-    return wait;
+    if (wait > 0) return wait;
+    this.counts.local += 1;
+    this.#recordOwn(rules, now, member, false);
+    return 0;
+  }
+
+  /** Every request is kept in the local log too (own history); shared ones also with their name. */
+  #recordOwn(rules: readonly RateRule[], now: number, member: string, local = true): void {
+    for (const rule of rules) {
+      if (local) this.#local.record(rule.key, now);
+      if (!rule.shared) continue;
+      let own = this.#own.get(rule.key);
+      if (!own) this.#own.set(rule.key, (own = []));
+      own.push({ at: now, member });
+      let drop = 0;
+      while (drop < own.length && (own[drop]?.at ?? 0) <= now - rule.windowMs) drop++;
+      if (drop > 0) own.splice(0, drop);
+    }
   }
 
   #localWait(rules: readonly RateRule[], now: number): number {
@@ -251,8 +271,7 @@ export class ClusterRateLimiter implements RateLimiter {
     return wait;
   }
 
-  #redisTry(rules: readonly RateRule[]): Promise<[number, number] | null> {
-    const member = `${this.#owner}:${++this.#seq}`;
+  #redisTry(rules: readonly RateRule[], member: string): Promise<[number, number] | null> {
     const args: (string | number)[] = [...rules.map((r) => this.#redis.key('rl', r.key)), member];
     for (const r of rules) args.push(r.limit, r.windowMs);
     return this.#redis.run((c) => (c as unknown as { evosyncAcquire: AcquireCommand }).evosyncAcquire(rules.length, ...args), null);
@@ -264,29 +283,29 @@ export class ClusterRateLimiter implements RateLimiter {
    */
   #takeOver(now: number): void {
     this.#mode = 'local';
-    this.#localSince = now;
     for (const [key, { n, windowMs }] of this.#lastCount) {
       const part = Math.ceil(n / Math.max(1, this.#processes));
       const own = this.#local.count(key, now - windowMs);
-      // Stand-ins for the others' requests, dated just before the hand-over so they are never
-      // handed back to Redis as this process's own.
+      // Stand-ins for the others' requests; they are never handed back to Redis as this process's.
       if (part > own) this.#local.record(key, now - 1, part - own);
     }
   }
 
-  /** Redis is back (possibly restarted empty): what this process sent meanwhile is written back. */
+  /** Redis is back (possibly restarted empty): this process's requests in the window are written back. */
   async #handBack(now: number): Promise<void> {
     this.#mode = 'redis';
     let longest = 0;
-    for (const [key, { windowMs }] of this.#lastCount) {
+    for (const [key, own] of this.#own) {
+      const windowMs = this.#lastCount.get(key)?.windowMs ?? 60_000;
       longest = Math.max(longest, windowMs);
-      const entries = this.#local.entries(key, Math.max(now - windowMs, this.#localSince - 1));
-      if (entries.length === 0) continue;
+      const live = own.filter((e) => e.at > now - windowMs);
+      if (live.length === 0) continue;
       const members: (string | number)[] = [];
-      // Scores in Redis' clock would be better; the local clock is within a few ms on one host,
-      // and the extra bound below covers the rest.
-      entries.forEach((at, i) => members.push(at, `${this.#owner}:back:${now}:${i}`));
-      await this.#redis.run((c: Redis) => c.multi().zadd(this.#redis.key('rl', key), ...members).pexpire(this.#redis.key('rl', key), windowMs).exec(), null);
+      // Scores on the local clock: within a few ms of Redis' on one host; the extra bound below
+      // and the window margin cover the rest.
+      for (const e of live) members.push(e.at, e.member);
+      const k = this.#redis.key('rl', key);
+      await this.#redis.run((c: Redis) => c.multi().zadd(k, ...members).pexpire(k, windowMs).exec(), null);
     }
     this.#recoveringUntil = now + longest;
   }
@@ -299,7 +318,15 @@ export class ClusterRateLimiter implements RateLimiter {
       const card = r?.[2]?.[1];
       return typeof card === 'number' ? card : null;
     }, null);
-    if (n !== null && n > 0) this.#processes = n;
+    if (n === null || n <= 0) return;
+    // A Redis restarted empty sees the processes again only as each one beats: a sudden drop is
+    // believed on the second look, or the budget would be shared among too few meanwhile.
+    if (n >= this.#processes || this.#fewerSeen) {
+      this.#processes = n;
+      this.#fewerSeen = false;
+    } else {
+      this.#fewerSeen = true;
+    }
   }
 
   /** Leaving: the others stop counting this process at once. */

@@ -101,7 +101,7 @@ it(`${N.toLocaleString('en-US')} messages over RabbitMQ survive closed connectio
 
     // Settle: evosync's queue drained and acked, everything in the ledger delivered.
     const settled = async () => {
-      const r = await fetch(`${proc.url}/api/stats`).catch(() => null);
+      const r = await fetch(`${proc.url}/api/stats`, { headers: proc.apiHeaders }).catch(() => null);
       if (!r?.ok) return null;
       const st = (await r.json()) as { ledger: { pending: number; delivered: number; dead: number; skipped: number }; rabbitmq: { unacked: number; state: string } };
       const q = await onBroker((ch) => ch.checkQueue('evosync.ingest'));

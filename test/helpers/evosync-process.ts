@@ -14,6 +14,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The operator API token a test process gets unless its env names one. */
+export const TEST_API_TOKEN = 'test-operator-api-token';
+
 /**
  * The real service as a child process (the built `evosync start`), so tests can SIGKILL it at any
  * moment and start it again on the same ledger — the only honest way to test crash safety.
@@ -35,7 +38,7 @@ export class EvosyncProcess {
 
   async start(): Promise<void> {
     const child = spawn(process.execPath, [BIN, 'start'], {
-      env: { PATH: process.env['PATH'] ?? '', ...this.env, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(this.port) },
+      env: { PATH: process.env['PATH'] ?? '', EVOSYNC_API_TOKEN: TEST_API_TOKEN, ...this.env, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
@@ -66,8 +69,13 @@ export class EvosyncProcess {
     return this.#exit('SIGTERM');
   }
 
+  /** Headers of an operator API call (/api/stats included, which is not open). */
+  get apiHeaders(): Record<string, string> {
+    return { authorization: `Bearer ${this.env['EVOSYNC_API_TOKEN'] ?? TEST_API_TOKEN}` };
+  }
+
   async stats(): Promise<{ ledger: { pending: number; delivered: number; dead: number; skipped: number } }> {
-    const r = await fetch(`${this.url}/api/stats`);
+    const r = await fetch(`${this.url}/api/stats`, { headers: this.apiHeaders });
     return (await r.json()) as { ledger: { pending: number; delivered: number; dead: number; skipped: number } };
   }
 

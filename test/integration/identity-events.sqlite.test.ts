@@ -257,6 +257,9 @@ describe('regressions found by the fidelity acceptance run (test/e2e/fidelity.sq
     await e.emit('inst1', 'messages.update', receipt('READ'));
     await e.emit('inst1', 'messages.update', receipt('DELIVERY_ACK'));
     await new Promise((r) => setTimeout(r, 4_000));
+    // Retry times are whole milliseconds (PostgreSQL's bigint refused the fractions a wait produced).
+    const waiting = await a.ledger.listMessages({ instance: 'inst1', state: 'pending' });
+    expect(waiting.map((r) => Number.isInteger(r.nextAttemptAt))).toEqual([true, true]);
     await e.emit('inst1', 'messages.upsert', own);
     await settled(a);
     expect(customerMessages(c).map((m) => [m.content, m.status])).toEqual([['typed on the phone', 'read']]);

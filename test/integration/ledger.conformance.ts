@@ -131,6 +131,23 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('B');
     });
 
+    it('names the Chatwoot id delivered last before a time, per instance (where a reconcile reads a conversation from)', async () => {
+      const chat = 'bound@s.whatsapp.net';
+      const rows = [chatMessage({ chat, instance: 'bound1' }), chatMessage({ chat, instance: 'bound1' }), chatMessage({ chat, instance: 'bound2' })];
+      await ledger.insertMessages(rows.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
+      const ids = await Promise.all(rows.map(async (m) => (await ledger.getMessage(m.instance, m.waId))!.id));
+      const done = (i: number, cwMessageId: number, at: number) =>
+        ledger.complete([{ messageId: ids[i]!, instance: rows[i]!.instance, chat, owner: 'bound', outcome: { state: 'delivered', cwMessageId, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: at, deadPolicy: 'skip' }]);
+      await done(0, 700, now + 10);
+      await done(1, 650, now + 20); // lanes finish out of id order: the latest delivery, not the highest id
+      await done(2, 900, now + 15);
+      expect(await ledger.cwMessageIdDeliveredBefore('bound1', now + 10)).toBeNull();
+      expect(await ledger.cwMessageIdDeliveredBefore('bound1', now + 11)).toBe(700);
+      expect(await ledger.cwMessageIdDeliveredBefore('bound1', now + 1000)).toBe(650);
+      expect(await ledger.cwMessageIdDeliveredBefore('bound2', now + 1000)).toBe(900);
+      expect(await ledger.cwMessageIdDeliveredBefore('nobody', now + 1000)).toBeNull();
+    });
+
     it('renews only the named leases, abandons a lane as suspect, and knows the last committed Chatwoot id', async () => {
       const chat = 'c6@s.whatsapp.net';
       const other = 'c7@s.whatsapp.net';

@@ -116,7 +116,7 @@ describe('GET /metrics', () => {
     cleanup.push(() => cw.close());
     const app = await start(cw.url, {
       CHATWOOT_API_TOKEN: cw.token, CHATWOOT_ACCOUNT_ID: String(cw.accountId), CHATWOOT_INBOX_ID: String(cw.inboxId),
-      EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RETRY_BASE_MS: '50',
+      EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RETRY_BASE_MS: '50', EVOSYNC_API_TOKEN: 'metrics-test-api-token',
     });
     const delivered = (t: string) => value(t, 'evosync_deliveries_total', { direction: 'to_chatwoot', outcome: 'delivered' });
     const t0 = await scrape(app);
@@ -153,7 +153,7 @@ describe('GET /metrics', () => {
     expect(value(t4, 'evosync_deliveries_total', { outcome: 'dead' })).toBe(0);
     // A request cut mid-flight may have landed: it is looked up before it is sent again.
     expect(value(t4, 'evosync_delivery_lookups_total', { result: 'not_found' })).toBeGreaterThan(0);
-    const stats = (await app.server.inject({ method: 'GET', url: '/api/stats' })).json();
+    const stats = (await app.server.inject({ method: 'GET', url: '/api/stats', headers: { authorization: 'Bearer metrics-test-api-token' } })).json();
     expect(value(t4, 'evosync_delivery_lookups_total', { result: 'found' })).toBe(stats.delivery.recovered);
     expect(cw.snapshot().messages.filter((m) => m.source_id?.startsWith('WAID:'))).toHaveLength(8);
   });
