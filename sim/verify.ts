@@ -24,6 +24,8 @@ export interface LedgerTiming {
   waId: string;
   receivedAt: number;
   deliveredAt: number | null;
+  /** When the attempt that delivered it began (falls back to deliveredAt). */
+  sentAt?: number | null;
 }
 
 export interface Verdict {
@@ -76,7 +78,8 @@ export function verify(expected: ExpectedMessage[], shown: ShownMessage[], timin
       if (newest && x.m.timestamp < newest.m.timestamp) {
         const tx = timing.get(x.m.waId);
         const tn = timing.get(newest.m.waId);
-        const arrivedAfterNewerWasDelivered = tx && tn?.deliveredAt != null && tx.receivedAt > tn.deliveredAt;
+        const newerSentAt = tn?.sentAt ?? tn?.deliveredAt ?? null;
+        const arrivedAfterNewerWasDelivered = tx && newerSentAt != null && tx.receivedAt > newerSentAt;
         if (arrivedAfterNewerWasDelivered) lateArrivals += 1;
         else outOfOrder += 1;
       }

@@ -47,7 +47,6 @@ export class ChatLinks {
   /** Returns the link with a usable conversation id, creating whatever is missing. */
   async resolve(api: ChatwootApi, msg: ChatMessage): Promise<Result<ChatLink>> {
     const r = await this.#resolve(api, msg);
-    if ((msg.chatLid ?? msg.chat).includes('17980938633219')) console.error('DBGX resolve', msg.waId, msg.chat, msg.chatPhone, msg.chatLid, JSON.stringify(r), this.#phoneSet.has(r.ok ? r.value.contactId : -1));
     if (!r.ok) return r;
     const filled = await this.#fillPhone(api, r.value, msg);
     return filled.ok ? r : filled;

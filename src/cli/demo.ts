@@ -89,7 +89,7 @@ export async function demoCommand(o: DemoOptions): Promise<boolean> {
     const verdict = verify(
       messages.map((m) => ({ instance: 'demo', waId: m.key.id, chat: m.canonicalJid, timestamp: m.messageTimestamp })),
       cw.snapshot().messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
-      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt })),
+      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt, sentAt: r.sentAt })),
     );
     const counts = await app.ledger.counts();
     const ok = verdict.missing === 0 && verdict.duplicated === 0 && verdict.outOfOrder === 0 && counts.dead === 0;

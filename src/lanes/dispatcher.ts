@@ -77,6 +77,14 @@ export class Dispatcher {
   readonly #active = new Set<Promise<void>>();
   /** The lanes being worked on now: the only leases this process renews. */
   readonly #lanes = new Map<string, ClaimedLane>();
+  /**
+   * Lanes claimed again while their worker was still finishing: a worker that released its lease
+   * (next head not due yet) is still in `#lanes` until its promise settles, and a claim in that
+   * gap leases the lane to this process with no worker behind it. Nothing renews that lease and
+   * the reaper never takes a process's own leases, so the chat stalled until a restart (found by
+   * the fidelity acceptance run on PostgreSQL). The finishing worker hands it to a new one.
+   */
+  readonly #reclaimed = new Map<string, ClaimedLane>();
   readonly #abort = shutdownController();
   #state: State = 'created';
   #loop: Promise<void> | null = null;
@@ -179,12 +187,17 @@ export class Dispatcher {
   #startLane(lane: ClaimedLane): void {
     const key = `${lane.instance}\u0000${lane.chat}`;
     // Never two workers on one chat: if this process still works the lane (a lease that lapsed
-    // under load and was claimed again), the running worker keeps it.
-    if (this.#lanes.has(key)) return;
+    // under load and was claimed again, or a worker finishing), it is taken up after that worker.
+    if (this.#lanes.has(key)) {
+      this.#reclaimed.set(key, lane);
+      return;
+    }
     this.#lanes.set(key, lane);
     const p = this.#runLane(lane)
       .catch(async (error) => {
         this.#deps.logger.error({ err: coerceError(error), chat: lane.chat, instance: lane.instance }, 'lane failed; it is given up as suspect and will be looked up before any re-send');
+        // Abandoning gives the lease up; a claim made before is void (only one after it is real).
+        this.#reclaimed.delete(key);
         this.#lanes.delete(key);
         await this.#deps.ledger.abandonLane(lane.instance, lane.chat, this.#opts.owner, this.#deps.clock.now()).catch(() => {
           // The lease is no longer renewed, so it expires and the reaper marks the lane suspect.
@@ -193,6 +206,10 @@ export class Dispatcher {
       .finally(() => {
         this.#lanes.delete(key);
         this.#active.delete(p);
+        const again = this.#reclaimed.get(key);
+        this.#reclaimed.delete(key);
+        // When stopping, releaseLanes gives every lease of this process back.
+        if (again && this.#state === 'running') this.#startLane(again);
         this.#wake.wake();
       });
     this.#active.add(p);
@@ -224,7 +241,7 @@ export class Dispatcher {
       const outcome = await run(() => this.#handle(current, { ...lane, suspect }));
       const now = clock.now();
       const keep = this.#state === 'running' ? now + leaseMs : null;
-      const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy });
+      const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
       if (outcome.state === 'delivered') this.delivered += 1;
       // Handlers log their own deliveries, retries and deaths with the upstream's details; a skip
       // is decided by rules, not by an upstream, so the lane states it once for every handler.

@@ -50,6 +50,17 @@ export class Identities {
         todo.set(k, { instance: r.message.instance, pair: p });
       }
     }
+    // Pairs another process (or an earlier batch) already learned and folded: one read for the
+    // batch instead of a write and a read per pair, which would also queue behind that process.
+    for (const [instance, lids] of groupBy([...todo.values()], (t) => t.instance, (t) => t.pair.lid)) {
+      const known = await trx.selectFrom('identities').select(['lid', 'phone', 'merged_at']).where('instance', '=', instance).where('lid', 'in', lids).execute();
+      for (const row of known) {
+        const k = `${instance}\u0000${row.lid}`;
+        if (row.merged_at == null || todo.get(k)?.pair.phoneJid !== row.phone) continue;
+        todo.delete(k);
+        settledNow.push([k, row.phone]);
+      }
+    }
     // In one global order: several processes ingesting overlapping pairs (PostgreSQL) then wait
     // for each other on the identities index instead of deadlocking.
     for (const k of [...todo.keys()].sort()) {
@@ -57,7 +68,7 @@ export class Identities {
       const result = await this.learn(trx, instance, pair, nowMs);
       if (result === 'learned' || result === 'known') settledNow.push([k, pair.phoneJid]);
     }
-    const lookup = this.#lookup(trx);
+    const lookup = await this.#preloaded(trx, rows);
     const out: NewMessage[] = [];
     for (const r of rows) {
       const message = await laneKeyOf(r.message, lookup);
@@ -122,6 +133,45 @@ export class Identities {
   async list(db: Db, instance: string): Promise<IdentityRecord[]> {
     const rows = await db.selectFrom('identities').selectAll().where('instance', '=', instance).orderBy('learned_at').orderBy('lid').execute();
     return rows.map(toRecord);
+  }
+
+  /**
+   * The batch's identity look-ups read in one query per instance (every chat JID of the batch and
+   * of its pairs) rather than one per row; anything not preloaded falls back to a query.
+   */
+  async #preloaded(trx: Transaction<Database>, rows: NewMessage[]): Promise<LaneKeyLookup> {
+    const base = this.#lookup(trx);
+    const jids = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const set = jids.get(r.message.instance) ?? new Set<string>();
+      set.add(r.message.chat);
+      for (const p of pairsOf(r.message)) {
+        set.add(p.lid);
+        set.add(p.phoneJid);
+      }
+      jids.set(r.message.instance, set);
+    }
+    const byLid = new Map<string, string>();
+    const unfoldedByPhone = new Map<string, string>();
+    for (const [instance, set] of jids) {
+      const list = [...set];
+      const found = await trx
+        .selectFrom('identities')
+        .select(['lid', 'phone', 'merged_at'])
+        .where('instance', '=', instance)
+        .where((eb) => eb.or([eb('lid', 'in', list), eb('phone', 'in', list)]))
+        .execute();
+      for (const f of found) {
+        byLid.set(`${instance}\u0000${f.lid}`, f.phone);
+        if (f.merged_at == null && !unfoldedByPhone.has(`${instance}\u0000${f.phone}`)) unfoldedByPhone.set(`${instance}\u0000${f.phone}`, f.lid);
+      }
+    }
+    const loaded = (instance: string, jid: string) => jids.get(instance)?.has(jid) ?? false;
+    return {
+      phoneForLid: (instance, lid) => (loaded(instance, lid) ? Promise.resolve(this.#settled.get(`${instance}\u0000${lid}`) ?? byLid.get(`${instance}\u0000${lid}`) ?? null) : base.phoneForLid(instance, lid)),
+      chatOfMessage: base.chatOfMessage,
+      unfoldedLidOf: (instance, phoneJid) => (loaded(instance, phoneJid) ? Promise.resolve(unfoldedByPhone.get(`${instance}\u0000${phoneJid}`) ?? null) : base.unfoldedLidOf(instance, phoneJid)),
+    };
   }
 
   #lookup(trx: Transaction<Database>): LaneKeyLookup {
@@ -209,4 +259,10 @@ export class Identities {
 
 function toRecord(r: { instance: string; lid: string; phone: string; learned_at: number; merged_at: number | null }): IdentityRecord {
   return { instance: r.instance, lid: r.lid, phoneJid: r.phone, learnedAt: Number(r.learned_at), mergedAt: r.merged_at == null ? null : Number(r.merged_at) };
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string, value: (t: T) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const it of items) out.set(key(it), [...(out.get(key(it)) ?? []), value(it)]);
+  return out;
 }

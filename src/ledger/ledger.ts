@@ -36,6 +36,8 @@ export interface LedgerMessage {
   cwMessageId: number | null;
   receivedAt: number;
   deliveredAt: number | null;
+  /** When the attempt that (maybe) put it on the other side began; null until then. */
+  sentAt: number | null;
   /** Agent replies: the WhatsApp id it was sent as, recorded the moment Evolution answered. */
   sentWaId?: string | null;
   /** Last WhatsApp status passed on to Chatwoot for this message. */
@@ -65,6 +67,12 @@ export interface Completion {
   keepLeaseUntil: number | null;
   nowMs: number;
   deadPolicy: 'skip' | 'hold';
+  /**
+   * When the attempt this outcome ends began (default nowMs). A message that reached evosync after
+   * a newer one of its chat had already been sent is a late arrival, not a misordering: telling
+   * the two apart needs the send time, not the time Chatwoot answered.
+   */
+  attemptStartedAt?: number;
 }
 
 export interface CompletionResult {
@@ -134,6 +142,8 @@ export interface KnownWaId {
   cwMessageId: number | null;
   receivedAt: number;
   deliveredAt: number | null;
+  /** When the attempt that (maybe) put it on the other side began; null until then. */
+  sentAt: number | null;
 }
 
 /** One reconciliation run, as recorded for operators. */

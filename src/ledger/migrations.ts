@@ -167,6 +167,13 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         }
       },
     },
+    '0008_sent_at': {
+      // When the delivery attempt began, beside when it ended: check and the verifier tell a
+      // message that arrived while a newer one was already on its way (late) from a misordering.
+      async up(db: Kysely<unknown>) {
+        await sql`alter table messages add column sent_at ${sql.raw(big)}`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -26,9 +26,9 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
     const d = delivered.map((c) => c.outcome as Extract<Completion['outcome'], { state: 'delivered' }>);
     await sql`
       update messages m set state = 'delivered', cw_message_id = v.cw, cw_conversation_id = v.conv,
-        delivered_at = v.at, updated_at = v.at, maybe_sent = 0, last_error = null, attempts = m.attempts + 1
+        delivered_at = v.at, sent_at = coalesce(m.sent_at, v.sent), updated_at = v.at, maybe_sent = 0, last_error = null, attempts = m.attempts + 1
       from unnest(${delivered.map((c) => c.messageId)}::bigint[], ${d.map((o) => o.cwMessageId)}::bigint[],
-                  ${d.map((o) => o.cwConversationId)}::bigint[], ${delivered.map((c) => c.nowMs)}::bigint[]) as v(id, cw, conv, at)
+                  ${d.map((o) => o.cwConversationId)}::bigint[], ${delivered.map((c) => c.nowMs)}::bigint[], ${delivered.map((c) => c.attemptStartedAt ?? c.nowMs)}::bigint[]) as v(id, cw, conv, at, sent)
       where m.id = v.id and m.state = 'pending'`.execute(trx);
   }
   for (const c of items) if (c.outcome.state !== 'delivered') await recordOutcome(trx, c, false);

@@ -23,6 +23,7 @@ export function fromRow(r: Selectable<MessagesTable>): LedgerMessage {
     cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
     cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
     receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+    sentAt: r.sent_at == null ? null : Number(r.sent_at),
     sentWaId: r.sent_wa_id ?? null, waStatus: r.wa_status ?? null,
   };
 }

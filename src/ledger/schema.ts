@@ -30,6 +30,7 @@ export interface MessagesTable {
   received_at: number;
   updated_at: number;
   delivered_at: number | null;
+  sent_at: number | null;
   /** Agent replies: the WhatsApp id Evolution sent it as (0004). */
   sent_wa_id: string | null;
   /** Last WhatsApp status passed on to Chatwoot: sent | delivered | read | failed (0004). */

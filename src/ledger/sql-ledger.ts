@@ -67,13 +67,13 @@ export class SqlLedger implements Ledger {
       }
       return withRetry(() => batches.insert(ready, nowMs, dueAtMs));
     }
-    return withRetry(() => this.#insert(rows, nowMs, dueAtMs));
+    const startedAt = performance.now();
+    return withRetry(() => this.#insert(rows, nowMs, dueAtMs, startedAt));
   }
 
   /** PostgreSQL: set-based chunks (SQLite takes the synchronous path in sqlite-batch.ts). */
-  async #insert(original: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
+  async #insert(original: NewMessage[], nowMs: number, dueAtMs: number, startedAt: number): Promise<InsertResult[]> {
     let afterCommit = () => {};
-    const startedAt = performance.now();
     const results = await this.#db.transaction().execute(async (trx) => {
       // Identities are learned and lanes chosen in the transaction that stores the items (see
       // identities.ts): a fold and the items it concerns commit together or not at all.
@@ -220,7 +220,7 @@ export class SqlLedger implements Ledger {
     const o = c.outcome;
     const base = trx.updateTable('messages').where('id', '=', c.messageId).where('state', '=', 'pending');
     if (o.state === 'delivered') {
-      if (includeDelivered) await this.#stmts.run(trx, 'markDelivered', [o.cwMessageId, o.cwConversationId, c.nowMs, c.nowMs, c.messageId]);
+      if (includeDelivered) await this.#stmts.run(trx, 'markDelivered', [o.cwMessageId, o.cwConversationId, c.nowMs, c.attemptStartedAt ?? c.nowMs, c.nowMs, c.messageId]);
     } else if (o.state === 'skipped') {
       await base.set({ state: 'skipped', last_error: o.reason, updated_at: c.nowMs }).execute();
     } else if (o.state === 'dead') {
@@ -232,7 +232,7 @@ export class SqlLedger implements Ledger {
           next_attempt_at: o.nextAttemptAt,
           updated_at: c.nowMs,
           ...(o.countAttempt ? { attempts: sql`attempts + 1` } : {}),
-          ...(o.maybeSent ? { maybe_sent: 1 } : {}),
+          ...(o.maybeSent ? { maybe_sent: 1, sent_at: sql<number>`coalesce(sent_at, ${c.attemptStartedAt ?? c.nowMs})` } : {}),
         })
         .execute();
     }
@@ -484,7 +484,7 @@ export class SqlLedger implements Ledger {
     for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
       const rows = await this.#db
         .selectFrom('messages')
-        .select(['wa_id', 'chat', 'state', 'wa_ts', 'cw_conversation_id', 'cw_message_id', 'received_at', 'delivered_at'])
+        .select(['wa_id', 'chat', 'state', 'wa_ts', 'cw_conversation_id', 'cw_message_id', 'received_at', 'delivered_at', 'sent_at'])
         .where('instance', '=', instance)
         .where('wa_id', 'in', unique.slice(i, i + INSERT_CHUNK))
         .execute();
@@ -494,6 +494,7 @@ export class SqlLedger implements Ledger {
           cwConversationId: r.cw_conversation_id == null ? null : Number(r.cw_conversation_id),
           cwMessageId: r.cw_message_id == null ? null : Number(r.cw_message_id),
           receivedAt: Number(r.received_at), deliveredAt: r.delivered_at == null ? null : Number(r.delivered_at),
+          sentAt: r.sent_at == null ? null : Number(r.sent_at),
         });
       }
     }

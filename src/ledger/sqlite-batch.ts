@@ -10,7 +10,8 @@ const SQLITE_ONLY = {
   headHold: "select * from messages where instance = ? and chat = ? and state in ('pending', 'dead') order by maybe_sent desc, wa_ts, id limit 1",
   markSkipped: "update messages set state = 'skipped', last_error = ?, updated_at = ? where id = ? and state = 'pending'",
   markDead: "update messages set state = 'dead', last_error = ?, updated_at = ?, attempts = attempts + 1 where id = ? and state = 'pending'",
-  markRetry: "update messages set last_error = ?, next_attempt_at = ?, updated_at = ?, attempts = attempts + ?, maybe_sent = max(maybe_sent, ?) where id = ? and state = 'pending'",
+  // An attempt that may have reached the other side keeps its start as the send time.
+  markRetry: "update messages set last_error = ?, next_attempt_at = ?, updated_at = ?, attempts = attempts + ?, maybe_sent = max(maybe_sent, ?), sent_at = case when ? = 1 then coalesce(sent_at, ?) else sent_at end where id = ? and state = 'pending'",
 } as const;
 
 type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headPending' | 'updateLane' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
@@ -89,9 +90,9 @@ export class SqliteBatches {
   #recordOutcome(c: Completion): void {
     const p = this.#p();
     const o = c.outcome;
-    if (o.state === 'delivered') p.markDelivered.run(o.cwMessageId, o.cwConversationId, c.nowMs, c.nowMs, c.messageId);
+    if (o.state === 'delivered') p.markDelivered.run(o.cwMessageId, o.cwConversationId, c.nowMs, c.attemptStartedAt ?? c.nowMs, c.nowMs, c.messageId);
     else if (o.state === 'skipped') p.markSkipped.run(o.reason, c.nowMs, c.messageId);
     else if (o.state === 'dead') p.markDead.run(o.error, c.nowMs, c.messageId);
-    else p.markRetry.run(o.error, o.nextAttemptAt, c.nowMs, o.countAttempt ? 1 : 0, o.maybeSent ? 1 : 0, c.messageId);
+    else p.markRetry.run(o.error, o.nextAttemptAt, c.nowMs, o.countAttempt ? 1 : 0, o.maybeSent ? 1 : 0, o.maybeSent ? 1 : 0, c.attemptStartedAt ?? c.nowMs, c.messageId);
   }
 }

@@ -10,7 +10,7 @@ import type { Database } from './schema.js';
 const TEXT = {
   laneOwner: { sql: 'select lease_owner from lanes where instance = ? and chat = ?', pgSuffix: ' for update' },
   markDelivered: {
-    sql: "update messages set state = 'delivered', cw_message_id = ?, cw_conversation_id = ?, delivered_at = ?, updated_at = ?, maybe_sent = 0, last_error = null, attempts = attempts + 1 where id = ? and state = 'pending'",
+    sql: "update messages set state = 'delivered', cw_message_id = ?, cw_conversation_id = ?, delivered_at = ?, sent_at = coalesce(sent_at, ?), updated_at = ?, maybe_sent = 0, last_error = null, attempts = attempts + 1 where id = ? and state = 'pending'",
     pgSuffix: '',
   },
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },

@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { AgentReply } from '../domain/agent-reply.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { ReconcileError } from './errors.js';
+import { readWithRetry } from './read-retry.js';
 
 /**
  * Chatwoot's side of a reconcile or check: the agent replies written in an inbox during a window,
@@ -88,7 +89,7 @@ export async function* agentRepliesInWindow(deps: AgentReplyScanDeps, w: AgentRe
   const visit = async function* (until: number): AsyncGenerator<ConversationReplies> {
     for (let page = 1; ; page++) {
       if (deps.shouldStop?.()) throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
-      const r = await api.listConversations(api.target.inboxId, page);
+      const r = await readWithRetry(() => api.listConversations(api.target.inboxId, page));
       if (!r.ok) throw new ReconcileError('CHATWOOT_FAILED', `conversations page ${page}: ${r.failure.kind}: ${r.failure.message}`);
       for (const conv of r.value) {
         // Newest activity first: from here on, every conversation was quiet since before `until`.
@@ -132,7 +133,7 @@ async function repliesOf(deps: AgentReplyScanDeps, conv: CwConversation, win: Sc
   };
   const read = async (query: { before?: number; after?: number }): Promise<CwMessage[] | null> => {
     if (deps.shouldStop?.()) throw new ReconcileError('RECONCILE_STOPPED', 'stopped: evosync is shutting down');
-    const r = await deps.api.listMessages(conv.id, query);
+    const r = await readWithRetry(() => deps.api.listMessages(conv.id, query));
     if (r.ok) return r.value;
     if (r.failure.kind === 'not_found') return null; // deleted since it was listed
     throw new ReconcileError('CHATWOOT_FAILED', `conversation ${conv.id} messages ${JSON.stringify(query)}: ${r.failure.kind}: ${r.failure.message}`);

@@ -189,7 +189,9 @@ async function checkChat(api: ChatwootApi, chat: string, seen: Seen[]): Promise<
     let newest: Seen | null = null;
     for (const { s } of placed) {
       if (newest && s.ts < newest.ts) {
-        const late = s.known && newest.known?.deliveredAt != null && s.known.receivedAt > newest.known.deliveredAt;
+        // Late, not misordered: it reached evosync after the newer one had been sent.
+        const newerSentAt = newest.known?.sentAt ?? newest.known?.deliveredAt ?? null;
+        const late = s.known && newerSentAt != null && s.known.receivedAt > newerSentAt;
         if (late) drift.lateArrivals += 1;
         else drift.outOfOrder.push(s.waId);
       }

@@ -139,6 +139,8 @@ type AcquireCommand = (numKeys: number, ...args: (string | number)[]) => Promise
 /** How often a process says it is alive, and how long until it counts as gone. */
 const HEARTBEAT_MS = 5_000;
 const PROCESS_TTL_MS = 15_000;
+/** Longer than any rule's window plus the TTL: a gone process's requests have left every window. */
+const PROCESS_MEMORY_MS = 80_000;
 
 /**
  * The cluster-wide limiter: every process of the cluster draws from the same windows in Redis, so
@@ -156,9 +158,8 @@ export class ClusterRateLimiter implements RateLimiter {
   readonly #now: () => number;
   #seq = 0;
   #queue: Promise<void> = Promise.resolve();
-  #processes = 1;
-  /** A lower process count is believed only when two heartbeats in a row see it. */
-  #fewerSeen = false;
+  /** Live processes seen by each heartbeat of the last window (see `processes`). */
+  #seen: { at: number; n: number }[] = [];
   #mode: 'redis' | 'local' = 'local';
   /** Until then, a process back on Redis also keeps to its own part of the budget. */
   #recoveringUntil = 0;
@@ -175,12 +176,19 @@ export class ClusterRateLimiter implements RateLimiter {
     this.#owner = owner;
     this.#now = now;
     this.#local = new LocalRateLimiter(now);
-    this.#local.share = () => this.#processes;
+    this.#local.share = () => this.processes;
     redis.client.defineCommand('evosyncAcquire', { lua: ACQUIRE_LUA });
   }
 
+  /**
+   * The most processes seen alive within the last window: a process that died (or a Redis that
+   * restarted empty and has not heard from everyone yet) keeps its share reserved until the
+   * requests it may have sent have left Chatwoot's window.
+   */
   get processes(): number {
-    return this.#processes;
+    const since = this.#now() - PROCESS_MEMORY_MS;
+    this.#seen = this.#seen.filter((s) => s.at > since);
+    return Math.max(1, ...this.#seen.map((s) => s.n));
   }
 
   start(): void {
@@ -284,7 +292,7 @@ export class ClusterRateLimiter implements RateLimiter {
   #takeOver(now: number): void {
     this.#mode = 'local';
     for (const [key, { n, windowMs }] of this.#lastCount) {
-      const part = Math.ceil(n / Math.max(1, this.#processes));
+      const part = Math.ceil(n / this.processes);
       const own = this.#local.count(key, now - windowMs);
       // Stand-ins for the others' requests; they are never handed back to Redis as this process's.
       if (part > own) this.#local.record(key, now - 1, part - own);
@@ -318,15 +326,7 @@ export class ClusterRateLimiter implements RateLimiter {
       const card = r?.[2]?.[1];
       return typeof card === 'number' ? card : null;
     }, null);
-    if (n === null || n <= 0) return;
-    // A Redis restarted empty sees the processes again only as each one beats: a sudden drop is
-    // believed on the second look, or the budget would be shared among too few meanwhile.
-    if (n >= this.#processes || this.#fewerSeen) {
-      this.#processes = n;
-      this.#fewerSeen = false;
-    } else {
-      this.#fewerSeen = true;
-    }
+    if (n !== null && n > 0) this.#seen.push({ at: this.#now(), n });
   }
 
   /** Leaving: the others stop counting this process at once. */
@@ -337,7 +337,13 @@ export class ClusterRateLimiter implements RateLimiter {
 }
 
 /** Rack::Attack's windows are counted when a request arrives: a margin covers the time in between. */
-const WINDOW_MARGIN_MS = 2_000;
+const WINDOW_MARGIN_MS = 3_000;
+/**
+ * Shared limits are kept 2% below Chatwoot's: the cluster's view of its own requests can lag by a
+ * few (a Redis hand-over, a stalled process, a request counted late on the way), and a 429 costs a
+ * minute's pause where the headroom costs 2% of throughput.
+ */
+const HEADROOM = 0.98;
 
 export interface ChatwootLimits {
   /** Chatwoot's RACK_ATTACK_LIMIT: requests per minute per client IP (the whole cluster). */
@@ -358,9 +364,10 @@ const MESSAGE_CREATE = /^\/api\/v1\/accounts\/(\d+)\/conversations\/(\d+)\/messa
 export function chatwootRules(origin: string, method: string, path: string, limits: ChatwootLimits): RateRule[] {
   const window = 60_000 + WINDOW_MARGIN_MS;
   const rules: RateRule[] = [];
-  if (limits.requestsPerMinute > 0) rules.push({ key: `cw:${origin}:ip`, limit: limits.requestsPerMinute, windowMs: window, shared: true });
+  const kept = (limit: number) => Math.max(1, Math.floor(limit * HEADROOM));
+  if (limits.requestsPerMinute > 0) rules.push({ key: `cw:${origin}:ip`, limit: kept(limits.requestsPerMinute), windowMs: window, shared: true });
   const search = SEARCH_PATH.exec(path);
-  if (search && limits.searchPerMinute > 0) rules.push({ key: `cw:${origin}:search:${search[1]}`, limit: limits.searchPerMinute, windowMs: window, shared: true });
+  if (search && limits.searchPerMinute > 0) rules.push({ key: `cw:${origin}:search:${search[1]}`, limit: kept(limits.searchPerMinute), windowMs: window, shared: true });
   const create = method === 'POST' ? MESSAGE_CREATE.exec(path) : null;
   if (create && limits.messagesPerConversationPerMinute > 0) {
     rules.push({ key: `cw:${origin}:conv:${create[1]}:${create[2]}`, limit: limits.messagesPerConversationPerMinute, windowMs: window, shared: false });

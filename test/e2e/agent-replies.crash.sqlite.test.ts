@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim, type EvolutionSim } from '../../sim/evolution/index.js';
 import { ChatwootApi } from '../../src/chatwoot/api.js';
@@ -8,16 +8,13 @@ import { SqlLedger } from '../../src/ledger/sql-ledger.js';
 import { conversationFor, CW_SECRET, until } from '../helpers/agent-replies.js';
 import { EvosyncProcess, freePort } from '../helpers/evosync-process.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 /**
  * evosync is SIGKILLed while Evolution is sending an agent reply (it has sent and stored it, the
  * answer has not come back). The next process must find the reply on WhatsApp, not send it again.
  */
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 describe('agent reply sent while evosync dies', () => {
   it('is found after the restart and never sent twice', { timeout: 60_000 }, async () => {

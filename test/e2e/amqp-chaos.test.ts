@@ -131,7 +131,7 @@ it(`${N.toLocaleString('en-US')} messages over RabbitMQ survive closed connectio
     const verdict = verify(
       rows.map((r) => ({ instance, waId: r.waId, chat: byId.get(r.waId)?.canonicalJid ?? r.chat, timestamp: byId.get(r.waId)?.messageTimestamp ?? 0 })),
       cw.snapshot().messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
-      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt })),
+      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt, sentAt: r.sentAt })),
     );
     console.info('amqp chaos e2e', { generated: N, simPublished: published, simDroppedWhileChannelDown: simDropped, reachedBroker: reached.size, inLedger: rows.length, verdict: { ...verdict, missingIds: verdict.missingIds.length, duplicatedIds: verdict.duplicatedIds.length } });
 

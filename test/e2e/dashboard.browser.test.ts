@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvosync } from '../../src/app.js';
@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
 import { chromiumAvailable, launchChromium } from './dashboard.chromium.js';
+import { cleanups, until } from '../helpers/lifecycle.js';
 
 const WEBHOOK_TOKEN = 'browser-webhook-token-0123456789';
 const USER = 'operator';
@@ -13,21 +14,8 @@ const PASSWORD = 'browser-test-password-42';
 const INSTANCE = 'desk';
 const WA_ID = 'BROWSER-DEAD-1';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 if (chromiumAvailable()) {
   describe('dashboard in a real browser (headless Chromium)', () => {

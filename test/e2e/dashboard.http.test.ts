@@ -1,21 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 const WEBHOOK_TOKEN = 'dash-webhook-token-0123456789';
 const USER = 'operator';
 const PASSWORD = 'correct horse battery staple';
 const INSTANCE = 'desk';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 const baseEnv = (cw: ChatwootSim | null): Record<string, string> => ({
   EVOSYNC_DATABASE_URL: tempSqliteUrl(),

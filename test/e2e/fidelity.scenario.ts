@@ -142,21 +142,7 @@ export async function runFidelityScenario(o: FidelityOptions): Promise<void> {
 
     const a = app;
     const ledgerDetail = async () => JSON.stringify({ counts: await a.ledger.counts(), pending: (await a.ledger.listMessages({ state: 'pending', limit: 20 })).map((r) => ({ waId: r.waId, chat: r.chat, event: r.event, ts: r.waTs, attempts: r.attempts, due: r.nextAttemptAt - Date.now(), maybeSent: r.maybeSent, error: r.lastError })), identities: (await Promise.all(lanes.map((l) => a.ledger.listIdentities(l.name)))).flat().filter((x) => x.mergedAt === null) });
-    const dbg = async () => {
-      let lanesDump = '';
-      if (o.databaseUrl.startsWith('postgres')) {
-        const pg = (await import('pg')).default;
-        const c = new pg.Client({ connectionString: o.databaseUrl });
-        await c.connect();
-        const chats = (await a.ledger.listMessages({ state: 'pending', limit: 20 })).map((r) => r.chat);
-        lanesDump = JSON.stringify((await c.query('select *, $2::bigint - coalesce(lease_until,0) as lease_age from lanes where chat = any($1)', [chats, Date.now()])).rows);
-        lanesDump += JSON.stringify((await c.query('select id, wa_id, chat, state, wa_ts, received_at, updated_at, next_attempt_at, maybe_sent from messages where chat = any($1) order by wa_ts desc, id desc limit 6', [chats])).rows);
-        lanesDump += JSON.stringify((await c.query("select pid, state, wait_event_type, wait_event, now() - xact_start as age, left(query, 200) as q from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")).rows);
-        await c.end();
-      }
-      return `${await ledgerDetail()}\nLANES ${lanesDump}`;
-    };
-    await until('the ledger to settle', async () => (await a.ledger.counts()).pending === 0, 60_000, dbg);
+    await until('the ledger to settle', async () => (await a.ledger.counts()).pending === 0, 60_000, ledgerDetail);
 
     // A late "sent" after delivered/read (Evolution dedupes receipts per status only): never backwards.
     for (const l of lanes) {

@@ -84,7 +84,7 @@ export async function runLosslessScenario(o: ScenarioOptions): Promise<void> {
     const verdict = verify(
       messages.map((m) => ({ instance: 'e2e', waId: m.key.id, chat: m.canonicalJid, timestamp: m.messageTimestamp })),
       cw.snapshot().messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
-      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt })),
+      rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt, sentAt: r.sentAt })),
     );
     if (verdict.duplicated > 0) {
       const snap = cw.snapshot().messages;

@@ -191,7 +191,7 @@ describe(`acceptance: ${MESSAGES} messages over ${CHATS} chats, 5% never publish
     const verdict = verify(
       stored.filter(deliverable).map((m) => ({ instance: m.instance, waId: m.key.id, chat: m.canonicalJid, timestamp: m.messageTimestamp })),
       snapshot.messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
-      rows.map((x) => ({ waId: x.waId, receivedAt: x.receivedAt, deliveredAt: x.deliveredAt })),
+      rows.map((x) => ({ waId: x.waId, receivedAt: x.receivedAt, deliveredAt: x.deliveredAt, sentAt: x.sentAt })),
     );
     expect(verdict).toMatchObject({ sent: expectedTotal, delivered: expectedTotal, missing: 0, duplicated: 0, outOfOrder: 0, splitChats: 0 });
     const bySource = new Map<string, number>();

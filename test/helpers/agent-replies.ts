@@ -61,15 +61,7 @@ export async function conversationFor(api: ChatwootApi, phone: string): Promise<
   return { chat, conversationId: conv.value.id };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | null | false> | T | null | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { until } from './lifecycle.js';
 
 /** Resolves once the Chatwoot simulator has delivered every webhook it queued. */
 export async function webhooksIdle(r: { cw: ChatwootSim }): Promise<void> {

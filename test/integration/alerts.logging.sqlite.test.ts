@@ -1,11 +1,12 @@
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
 import { alertReceiver } from './alerts-receiver.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 /** Every secret a run touches; none may ever appear in a log line, whatever the level. */
 const SECRETS = {
@@ -16,11 +17,7 @@ const SECRETS = {
   hookPath: 'SECRET-alert-hook-path-c0ffee',
 };
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];

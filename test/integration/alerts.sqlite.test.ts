@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim } from '../../sim/evolution/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
@@ -7,16 +7,13 @@ import { createLogger } from '../../src/lib/logger.js';
 import { value } from '../helpers/prom.js';
 import { tempSqliteUrl } from '../helpers/services.js';
 import { alertReceiver, statuses } from './alerts-receiver.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 const TOKEN = 'alerts-webhook-token-0123456789';
 const API_TOKEN = 'alerts-api-token-0123456789';
 const INSTANCE = 'al';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 async function start(env: Record<string, string>): Promise<Evosync> {
   const app = await createEvosync(

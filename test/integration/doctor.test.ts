@@ -1,5 +1,5 @@
 import { migrationProvider } from '../../src/ledger/migrations.js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim, type EvolutionSim } from '../../sim/evolution/index.js';
 import { createEvosync } from '../../src/app.js';
@@ -9,6 +9,7 @@ import { type CheckResult, runDoctor } from '../../src/doctor/index.js';
 import { connect } from '../../src/ledger/connect.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 /**
  * `evosync doctor` against the Evolution and Chatwoot simulators and a real SQLite ledger: a
@@ -27,11 +28,7 @@ beforeAll(async () => {
   expect(migrated.exitCode).toBe(0);
 });
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 interface Rig {
   evo: EvolutionSim;

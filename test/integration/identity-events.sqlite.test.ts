@@ -12,6 +12,7 @@ import { createEvosync, type Evosync } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { until } from '../helpers/lifecycle.js';
 
 const TOKEN = 'identity-webhook-token-0123456789';
 let cw: ChatwootSim | null = null;
@@ -41,15 +42,6 @@ async function setup(opts: { convention?: LidConvention; env?: Record<string, st
   return { cw, evo, app };
 }
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function settled(a: Evosync): Promise<void> {
   await until('ledger settled', async () => (await a.ledger.counts()).pending === 0);

@@ -173,6 +173,30 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('S');
     });
 
+    it('keeps when the attempt that may have reached the other side began, for one message and for a batch', async () => {
+      const chat = 'sentat@s.whatsapp.net';
+      const chat2 = 'sentat2@s.whatsapp.net';
+      const m = chatMessage({ chat });
+      const m2 = chatMessage({ chat: chat2 });
+      await ledger.insertMessages([{ message: m, direction: 'to_chatwoot', source: 'webhook' }, { message: m2, direction: 'to_chatwoot', source: 'webhook' }], now);
+      await ledger.claimLanes('S', 10, now, 30_000);
+      const h = (await ledger.laneHead('inst1', chat, 'skip'))!;
+      // A failed attempt that cannot have reached Chatwoot sets nothing; an ambiguous one sets its start.
+      await ledger.complete([{ messageId: h.id, instance: 'inst1', chat, owner: 'S', outcome: { state: 'retry', error: 'refused', nextAttemptAt: now, countAttempt: true, maybeSent: false }, keepLeaseUntil: now + 30_000, nowMs: now + 10, deadPolicy: 'skip', attemptStartedAt: now + 5 }]);
+      expect((await ledger.getMessage('inst1', m.waId))?.sentAt).toBeNull();
+      await ledger.complete([{ messageId: h.id, instance: 'inst1', chat, owner: 'S', outcome: { state: 'retry', error: 'timeout', nextAttemptAt: now, countAttempt: true, maybeSent: true }, keepLeaseUntil: now + 30_000, nowMs: now + 40, deadPolicy: 'skip', attemptStartedAt: now + 20 }]);
+      expect((await ledger.getMessage('inst1', m.waId))?.sentAt).toBe(now + 20);
+      // Delivered later (found by the look-up): the first attempt that may have sent it stays.
+      const h2 = (await ledger.laneHead('inst1', chat2, 'skip'))!;
+      await ledger.complete([
+        { messageId: h.id, instance: 'inst1', chat, owner: 'S', outcome: { state: 'delivered', cwMessageId: 901, cwConversationId: 9 }, keepLeaseUntil: null, nowMs: now + 90, deadPolicy: 'skip', attemptStartedAt: now + 60 },
+        { messageId: h2.id, instance: 'inst1', chat: chat2, owner: 'S', outcome: { state: 'delivered', cwMessageId: 902, cwConversationId: 9 }, keepLeaseUntil: null, nowMs: now + 95, deadPolicy: 'skip', attemptStartedAt: now + 70 },
+      ]);
+      expect(await ledger.getMessage('inst1', m.waId)).toMatchObject({ state: 'delivered', sentAt: now + 20, deliveredAt: now + 90 });
+      expect(await ledger.getMessage('inst1', m2.waId)).toMatchObject({ state: 'delivered', sentAt: now + 70, deliveredAt: now + 95 });
+      expect((await ledger.existingWaIds('inst1', [m2.waId])).get(m2.waId)?.sentAt).toBe(now + 70);
+    });
+
     it('completes a batch in any order and returns results in submission order', async () => {
       const chats = ['z9@s.whatsapp.net', 'a1@s.whatsapp.net', 'm5@s.whatsapp.net'];
       await ledger.insertMessages(chats.map((c) => ({ message: chatMessage({ chat: c }), direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);

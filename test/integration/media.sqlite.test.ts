@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim, type EvolutionSim, type StoredMessage } from '../../sim/evolution/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { CONTACT, GROUP_JID, storedFixture, type FixtureKind, type RawOptions } from '../fixtures/evolution-messages.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 /**
  * WhatsApp → Chatwoot for every payload kind, end to end: the Evolution simulator stores and
@@ -17,11 +18,7 @@ const TOKEN = 'media-webhook-token-0123456789';
 const INSTANCE = 'md';
 const TS = 1_760_100_000;
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 interface Rig {
   app: Evosync;

@@ -1,19 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { has, value } from '../helpers/prom.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups } from '../helpers/lifecycle.js';
 
 const TOKEN = 'metrics-webhook-token-0123456789';
 const INSTANCE = 'mx';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 async function start(chatwootUrl: string, extra: Record<string, string> = {}): Promise<Evosync> {
   const app = await createEvosync(

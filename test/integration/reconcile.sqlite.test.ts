@@ -67,7 +67,7 @@ async function verdict(r: Rig, messages: StoredMessage[]) {
   return verify(
     messages.map((m) => ({ instance: INSTANCE, waId: m.key.id, chat: m.canonicalJid, timestamp: m.messageTimestamp })),
     r.cw.snapshot().messages.map((m) => ({ sourceId: m.source_id, conversationId: m.conversation_id, seq: m.seq })),
-    rows.map((x) => ({ waId: x.waId, receivedAt: x.receivedAt, deliveredAt: x.deliveredAt })),
+    rows.map((x) => ({ waId: x.waId, receivedAt: x.receivedAt, deliveredAt: x.deliveredAt, sentAt: x.sentAt })),
   );
 }
 

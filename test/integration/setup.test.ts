@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim, type ChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim, type EvolutionSim } from '../../sim/evolution/index.js';
 import { createEvosync } from '../../src/app.js';
@@ -9,6 +9,7 @@ import type { CheckResult } from '../../src/doctor/index.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { DEFAULT_INBOX_NAME, type SetupReport } from '../../src/setup/index.js';
 import { AMQP_URL, amqpAvailable, tempSqliteUrl } from '../helpers/services.js';
+import { cleanups, until } from '../helpers/lifecycle.js';
 
 /**
  * `evosync setup` against the Evolution and Chatwoot simulators: from nothing to a working sync in
@@ -19,11 +20,7 @@ const WEBHOOK_TOKEN = 'setup-webhook-token-0123456789ab';
 const SEEDED_SECRET = 'seeded-inbox-secret-of-the-sim-0001';
 const INSTANCE = 'setupinst';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -108,15 +105,6 @@ async function setup(env: Record<string, string>, flags: string[] = []): Promise
 
 const statuses = (r: SetupReport) => r.steps.map((s) => `${s.id}:${s.status}`);
 
-async function until<T>(what: string, fn: () => Promise<T | null | false> | T | null | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('evosync setup', () => {
   it('--dry-run prints the plan and changes nothing', async () => {

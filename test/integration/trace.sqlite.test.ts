@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChatwootSim } from '../../sim/chatwoot/index.js';
 import { createEvolutionSim } from '../../sim/evolution/index.js';
 import { createEvosync, type Evosync } from '../../src/app.js';
@@ -7,26 +7,14 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { TraceResult } from '../../src/trace/types.js';
 import { tempSqliteUrl } from '../helpers/services.js';
+import { cleanups, until } from '../helpers/lifecycle.js';
 
 const WEBHOOK_TOKEN = 'trace-webhook-token-0123456789';
 const API_TOKEN = 'trace-api-token-0123456789';
 const INSTANCE = 'tr';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Real simulators of both sides, evosync in-process on SQLite, one message published through Evolution's webhook. */
 async function rig(extra: Record<string, string> = {}) {

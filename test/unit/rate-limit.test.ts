@@ -7,7 +7,8 @@ const limits = { requestsPerMinute: 3000, searchPerMinute: 100, messagesPerConve
 describe('chatwootRules (Chatwoot rack_attack.rb and the 200-per-minute flood guard)', () => {
   it('counts every request against the per-IP budget of its Chatwoot server', () => {
     const r = chatwootRules('chat.example.com', 'GET', '/api/v1/accounts/1/conversations/9', limits);
-    expect(r.map((x) => [x.key, x.limit, x.shared])).toEqual([['cw:chat.example.com:ip', 3000, true]]);
+    // 2% below Chatwoot's own limit: headroom for a view of the cluster's requests that lags by a few.
+    expect(r.map((x) => [x.key, x.limit, x.shared])).toEqual([['cw:chat.example.com:ip', 2940, true]]);
     // Windows are a minute plus a margin for the time between acquiring and Chatwoot counting.
     expect(r[0]!.windowMs).toBeGreaterThan(60_000);
   });
@@ -19,7 +20,7 @@ describe('chatwootRules (Chatwoot rack_attack.rb and the 200-per-minute flood gu
 
   it('adds the per-conversation message limit to message creates, as a limit of the lane owner alone', () => {
     const r = chatwootRules('h', 'POST', '/api/v1/accounts/1/conversations/42/messages', limits);
-    expect(r.map((x) => [x.key, x.limit, x.shared])).toEqual([['cw:h:ip', 3000, true], ['cw:h:conv:1:42', 200, false]]);
+    expect(r.map((x) => [x.key, x.limit, x.shared])).toEqual([['cw:h:ip', 2940, true], ['cw:h:conv:1:42', 200, false]]);
     expect(chatwootRules('h', 'GET', '/api/v1/accounts/1/conversations/42/messages', limits).map((x) => x.key)).toEqual(['cw:h:ip']);
   });
 

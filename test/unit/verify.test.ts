@@ -20,6 +20,17 @@ describe('verify', () => {
     expect(verify(expected, shown, timings)).toMatchObject({ outOfOrder: 1, lateArrivals: 1 });
   });
 
+  it('counts a message that arrived while a newer one was already being sent as late, not misordered', () => {
+    const expected = [e('old', 'c', 1), e('new', 'c', 2)];
+    const shown = [s('new', 1), s('old', 2)];
+    // "old" arrived at 180: after "new" was sent (150) but before Chatwoot answered (200).
+    const inFlight = [{ waId: 'new', receivedAt: 100, deliveredAt: 200, sentAt: 150 }, { waId: 'old', receivedAt: 180, deliveredAt: 260, sentAt: 240 }];
+    expect(verify(expected, shown, inFlight)).toMatchObject({ outOfOrder: 0, lateArrivals: 1 });
+    // Had it arrived before the send began, showing it second is evosync's fault.
+    const inTime = [{ waId: 'new', receivedAt: 100, deliveredAt: 200, sentAt: 150 }, { waId: 'old', receivedAt: 120, deliveredAt: 260, sentAt: 240 }];
+    expect(verify(expected, shown, inTime)).toMatchObject({ outOfOrder: 1, lateArrivals: 0 });
+  });
+
   it('treats equal timestamps as ordered by arrival (no violation)', () => {
     expect(verify([e('a', 'c', 5), e('b', 'c', 5)], [s('b', 1), s('a', 2)]).outOfOrder).toBe(0);
   });
