@@ -28,6 +28,7 @@ export interface BaselineResult {
   /** Chatwoot writes (contact, conversation or message) that failed; the message was dropped. */
   postFailures: number;
   sendFailures: number;
+  repliesWhileDown: number;
   runMs: number;
 }
 
@@ -212,6 +213,7 @@ export async function runBaseline(o: ChaosPlan & { log?: (line: string) => void 
       lostInFlight: relay.lostInFlight,
       postFailures: relay.postFailures,
       sendFailures: relay.sendFailures,
+      repliesWhileDown: run.faults.repliesWhileDown,
       runMs: Date.now() - started,
     };
   } finally {

@@ -93,7 +93,7 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
   // One message a second per the generator's clock, ending a minute ago: every message is in the past,
   // and a reconcile window of the whole history finds them all.
   const startTimestamp = Math.floor(Date.now() / 1000) - plan.messages - 60;
-  const messages = evo.generate({ instance: INSTANCE, chats: plan.chats, messages: plan.messages, seed: plan.seed, kinds: KINDS, fromMeRate: 0.1, lidRate: 0.2, groupRate: 0.1, startTimestamp });
+  const messages = evo.generate({ instance: INSTANCE, chats: plan.chats, messages: plan.messages, seed: plan.seed, kinds: KINDS, fromMeRate: 0.1, lidRate: 0.2, groupRate: 0.1, startTimestamp, storeOnPublish: true });
   const rng = createRandom(plan.seed ^ 0x5eed);
   const S = plan.slices;
   const at = (fraction: number) => Math.min(S - 1, Math.floor(S * fraction));
@@ -160,10 +160,9 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
       })());
     }
 
-    const report = await evo.publish(messages.slice(s * per, (s + 1) * per), { concurrency: 16 });
-    faults.neverPublished += report.dropped;
-    faults.publishedTwice += report.duplicated;
-    faults.lostOnEvolutionChannel += report.rabbitmqDropped;
+    // Agents do not wait for Evolution: a publish held up by webhook retries (while a relay is
+    // down) must not hold the replies back until it is up again.
+    const publishing = evo.publish(messages.slice(s * per, (s + 1) * per), { concurrency: 16 });
 
     // Agents answer in conversations that exist by now (the contestant created them from the traffic).
     repliesDue += Math.floor(((s + 1) * plan.replies) / S) - Math.floor((s * plan.replies) / S);
@@ -179,6 +178,10 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
         replies.push({ index, cwMessageId: m['id'] as number, conversationId, text, at: Date.now() });
       }
     }
+    const report = await publishing;
+    faults.neverPublished += report.dropped;
+    faults.publishedTwice += report.duplicated;
+    faults.lostOnEvolutionChannel += report.rabbitmqDropped;
     await sleep(Math.max(0, sliceStart + sliceMs - Date.now()));
   }
   await Promise.all(pending);

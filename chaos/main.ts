@@ -90,14 +90,15 @@ async function main(): Promise<number> {
     console.error('baseline: the same traffic and faults through a direct relay');
     const b = await runBaseline({ ...plan, log });
     columns.push({ title: 'baseline', toChatwoot: b.toChatwoot, toWhatsapp: b.toWhatsapp });
-    baselineNote = `\nbaseline: ${b.lostInFlight} events in flight when it was killed, ${b.postFailures} Chatwoot writes failed and were not retried, ${b.sendFailures} sends to WhatsApp failed`;
+    baselineNote = `\nbaseline: ${b.repliesWhileDown} agent replies written while it was down, ${b.lostInFlight} events in flight when it was killed, ${b.postFailures} Chatwoot writes failed and were not retried, ${b.sendFailures} sends to WhatsApp failed`;
   }
 
   const bad = failures(result);
   console.log(`\n## Chaos run — ${title}\n`);
   console.log(resultsTable(columns));
   console.log(`\nFaults injected (measured in the evosync run):\n${faultSummary(result.faults, result.chatwoot)}`);
-  console.log(`Reconciles: ${result.repaired.runs} runs repaired ${result.repaired.messages} messages and ${result.repaired.agentReplies} agent replies${baselineNote}`);
+  console.log(`WhatsApp messages reached evosync's ledger by: ${Object.entries(result.bySource).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`Reconcile runs recorded (a run cut short by a SIGKILL is not): ${result.repaired.runs}, repairing ${result.repaired.messages} messages and ${result.repaired.agentReplies} agent replies${baselineNote}`);
   console.log(`Run time (evosync part): ${(result.runMs / 1000).toFixed(0)} s`);
   if (bad.length > 0) {
     console.log(`\nFAILED: ${bad.join('; ')}`);

@@ -40,6 +40,8 @@ export interface ChaosResult {
   chatwoot: ChatwootFaultCounts;
   /** Repairs made by reconciles during the run (both directions). */
   repaired: { messages: number; agentReplies: number; runs: number };
+  /** How the WhatsApp messages reached the ledger (amqp, reconcile, ...): what each path carried. */
+  bySource: Record<string, number>;
   runMs: number;
   /** Tail of evosync's output when something is not zero (for the report). */
   diagnostics: string[];
@@ -54,7 +56,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const CHATWOOT_FAULTS = { errorRate: 0.1, timeoutAfterCommitRate: 0.05, hangMs: 3000, webhookDuplicateRate: 0.05 } as const;
 export const EVOLUTION_FAULTS = { dropRate: 0.03, duplicateRate: 0.05, receiptBeforeMessage: true } as const;
 /** Allowance while a 429 burst is on: low, so each burst really answers 429s. */
-export const BURST_REQUESTS_PER_MINUTE = 120;
+export const BURST_REQUESTS_PER_MINUTE = 20;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? (() => undefined);
@@ -99,6 +101,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     },
   };
   const diagnostics: string[] = [];
+  const bySource: Record<string, number> = {};
   try {
     await proc.start();
     for (const t = Date.now(); !(await fetch(`${proc.url}/readyz`).then((r) => r.ok, () => false)); await sleep(100)) {
@@ -165,6 +168,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const runs = await ledger.listReconcileRuns(INSTANCE, 10_000);
       repaired = { messages: runs.reduce((n, r) => n + r.repaired, 0), agentReplies: runs.reduce((n, r) => n + r.agentRepaired, 0), runs: runs.length };
       diagnostics.push(...disorder(run.messages, cw, rows));
+      const wanted = new Set(run.messages.map((m) => m.key.id));
+      for (const r of rows) if (r.direction === 'to_chatwoot' && wanted.has(r.waId)) bySource[r.source] = (bySource[r.source] ?? 0) + 1;
       toCw = toDirection(verdictToChatwoot(run.messages, cw, timings), deadIn('to_chatwoot'), toCwAt === null ? null : toCwAt - run.endedAt);
       const wa = verdictToWhatsapp(run.replies, evo, cw, timings);
       toWa = { ...toDirection(wa, deadIn('to_whatsapp'), toWaAt === null ? null : toWaAt - run.endedAt), echoedBack: wa.echoedBack };
@@ -173,7 +178,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     const s = cw.stats();
     const errors5xx = Object.entries(s.byStatus).filter(([k]) => k.startsWith('5')).reduce((n, [, v]) => n + v, 0);
-    return { toChatwoot: toCw, toWhatsapp: toWa, faults: run.faults, chatwoot: { requests: s.requests, errors5xx, rateLimited: s.rateLimited }, repaired, runMs: Date.now() - started, diagnostics };
+    return { toChatwoot: toCw, toWhatsapp: toWa, faults: run.faults, chatwoot: { requests: s.requests, errors5xx, rateLimited: s.rateLimited }, repaired, bySource, runMs: Date.now() - started, diagnostics };
   } catch (error) {
     (error as Error).message += `\n--- evosync output ---\n${proc.output.slice(-4000)}`;
     throw error;

@@ -157,9 +157,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     cwMessageIdOf: async (instance, waId) => (await ledger.getMessage(instance, waId))?.cwMessageId ?? null,
   });
   // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
-  // SQLite: one writer, so one batch at a time, as large as the moment allows.
+  // SQLite: one writer, large batches, the next written while the last one's log sync runs.
   const pgLedger = ledger.dialect === 'postgres';
-  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
+  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256, parallel: 2 });
   const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics, isEcho: (row) => isEchoOfAgentReply(ledger, row) });
   // Agent replies: a pool of their own, sized to the lanes that may send at once.
   const sender = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs, config.delivery.concurrency) : null;
@@ -220,9 +220,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
 
   // Ingest stays one batch at a time even on PostgreSQL: batches committed side by side could make a
   // chat's newer message visible before an older one still committing, and deliver it first.
-  // PostgreSQL: a few ingest batches commit side by side (each mostly waits on its round trips);
-  // order within a chat comes from the ledger's ordering, not from commit order.
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 3 : 1 }, metrics);
+  // A few ingest batches in flight at once: on PostgreSQL each mostly waits on its round trips; on
+  // SQLite the next batch is written while the last one's log sync runs (see wal-sync.ts). Order
+  // within a chat comes from the ledger's ordering, not from commit order.
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 3 : 2 }, metrics);
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;

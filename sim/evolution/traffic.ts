@@ -170,7 +170,7 @@ export function generate(ctx: SimContext, spec: TrafficSpec): StoredMessage[] {
       inst.id,
     );
     const msg = storedMessage(ctx.cuid(), inst.name, raw, c.chat, { pushName: '', status: '' });
-    ctx.store.insert(msg, inst.id, { omitContextInfo: raw.contextInfo === undefined });
+    if (!spec.storeOnPublish) ctx.store.insert(msg, inst.id, { omitContextInfo: raw.contextInfo === undefined });
     out.push(msg);
 
     // What a later reply would quote: who wrote it, in this chat's addressing.

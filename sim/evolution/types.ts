@@ -98,6 +98,12 @@ export interface TrafficSpec {
   lidRate?: number;
   startTimestamp?: number;
   missingAltRate?: number;
+  /**
+   * extension: store each message only when publish() reaches it (Evolution stores a message when
+   * WhatsApp delivers it), instead of all at generate(). Without it, findMessages (and so a
+   * reconcile) sees traffic that has not happened yet. Default false.
+   */
+  storeOnPublish?: boolean;
 }
 
 /** A Baileys message key as Evolution stores/emits it. Field order on the wire follows Baileys. */

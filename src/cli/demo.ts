@@ -39,6 +39,8 @@ export async function demoCommand(o: DemoOptions): Promise<boolean> {
     EVOSYNC_WEBHOOK_TOKEN: token,
     EVOSYNC_HTTP_TIMEOUT_MS: '2000',
     EVOSYNC_RETRY_BASE_MS: '200',
+    // The fake Chatwoot runs without Rack::Attack here: evosync need not keep to its 3,000 a minute.
+    EVOSYNC_CHATWOOT_RATE_LIMIT: '0',
     EVOSYNC_RETRY_MAX_MS: '3000',
   });
   const app = await createEvosync(config, { logger: createLogger('silent') });

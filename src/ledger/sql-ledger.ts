@@ -597,8 +597,9 @@ export class SqlLedger implements Ledger {
     return this.#identities.mergePending(this.#db, nowMs);
   }
 
-  close(): Promise<void> {
-    return this.#conn.close();
+  async close(): Promise<void> {
+    await this.#batches?.close();
+    await this.#conn.close();
   }
 }
 

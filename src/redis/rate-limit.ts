@@ -168,8 +168,8 @@ export class ClusterRateLimiter implements RateLimiter {
   /** This process's own requests under shared rules, with their Redis member names. */
   readonly #own = new Map<string, { at: number; member: string }[]>();
   #heartbeat: NodeJS.Timeout | null = null;
-  /** Acquisitions decided by Redis and by the local fallback, for tests and /api/stats. */
-  readonly counts = { redis: 0, local: 0 };
+  /** Acquisitions decided by Redis and by the local fallback, and hand-overs to the fallback (/api/stats). */
+  readonly counts = { redis: 0, local: 0, takeovers: 0 };
 
   constructor(redis: SharedRedis, owner: string, now: () => number = Date.now) {
     this.#redis = redis;
@@ -291,6 +291,7 @@ export class ClusterRateLimiter implements RateLimiter {
    */
   #takeOver(now: number): void {
     this.#mode = 'local';
+    this.counts.takeovers += 1;
     for (const [key, { n, windowMs }] of this.#lastCount) {
       const part = Math.ceil(n / this.processes);
       const own = this.#local.count(key, now - windowMs);

@@ -69,7 +69,7 @@ interface Stats {
   ledger: { pending: number; delivered: number; dead: number; skipped: number };
   ingest: { inserted: number };
   rabbitmq?: { state: string; unacked: number };
-  cluster: { owner: string; wakeups: { listening: boolean; notifications: number } | null; redis: { up: boolean; processes: number | null; rateLimited: { redis: number; local: number } } | null; guarded: number };
+  cluster: { owner: string; wakeups: { listening: boolean; notifications: number } | null; redis: { up: boolean; processes: number | null; rateLimited: { redis: number; local: number; takeovers: number } } | null; guarded: number };
 }
 
 const stats = async (p: EvosyncProcess): Promise<Stats> => (await (await fetch(`${p.url}/api/stats`, { headers: p.apiHeaders })).json()) as Stats;
@@ -245,14 +245,15 @@ describe.skipIf(!available)('scale-out on PostgreSQL, RabbitMQ and Redis', () =>
       // Competing consumers: every surviving process took its share of the queue.
       for (const s of finalStats) expect(s.ingest.inserted).toBeGreaterThan(0);
       // Wake-ups came through LISTEN/NOTIFY; the cluster limiter worked through Redis and, while
-      // Redis was away, on each process's own part of the budget.
+      // Redis was away, fell back to each process's own part of the budget (which, with the
+      // cluster at its limit, may well have had no room left during a two-second outage).
       for (const s of finalStats) {
         expect(s.cluster.wakeups?.listening).toBe(true);
         expect(s.cluster.wakeups?.notifications ?? 0).toBeGreaterThan(0);
         expect(s.cluster.redis?.up).toBe(true);
         expect(s.cluster.redis?.rateLimited.redis ?? 0).toBeGreaterThan(0);
       }
-      expect(finalStats.reduce((n, s) => n + (s.cluster.redis?.rateLimited.local ?? 0), 0)).toBeGreaterThan(0);
+      for (const s of finalStats) expect(s.cluster.redis?.rateLimited.takeovers ?? 0).toBeGreaterThan(0);
     } finally {
       for (const p of procs) await p.kill9().catch(() => undefined);
       await redis.shutdown();
