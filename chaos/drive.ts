@@ -99,7 +99,8 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
   const at = (fraction: number) => Math.min(S - 1, Math.floor(S * fraction));
   const killSlices = new Map<number, number>();
   for (let k = 0; k < plan.kills; k++) killSlices.set(at((k + 0.3) / plan.kills), k + 1);
-  const bursts = new Set([at(0.3), at(0.55), at(0.8)]);
+  // Two bursts while Chatwoot is up, the third right after its outage, into the backlog it left.
+  const bursts = new Set([at(0.17), at(0.3)]);
   const outageAt = at(0.35);
   const closeAt = at(0.22);
   const restartAt = at(0.62);
@@ -141,15 +142,14 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
         note('broker: back');
       })());
     }
-    if (bursts.has(s)) {
-      pending.push((async () => {
-        note('Chatwoot: 429 burst');
-        cw.setFaults({ rateLimits: true });
-        await sleep(plan.burstMs);
-        cw.setFaults({ rateLimits: false });
-        faults.bursts++;
-      })());
-    }
+    const burst = async () => {
+      note('Chatwoot: 429 burst');
+      cw.setFaults({ rateLimits: true });
+      await sleep(plan.burstMs);
+      cw.setFaults({ rateLimits: false });
+      faults.bursts++;
+    };
+    if (bursts.has(s)) pending.push(burst());
     if (s === outageAt && plan.outageMs > 0) {
       pending.push((async () => {
         note(`Chatwoot: outage for ${plan.outageMs / 1000} s`);
@@ -157,6 +157,7 @@ export async function drive(plan: ChaosPlan, evo: EvolutionSim, cw: ChatwootSimL
         await sleep(plan.outageMs);
         cw.setFaults({ outage: false });
         note('Chatwoot: outage over');
+        await burst();
       })());
     }
 

@@ -116,21 +116,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     // On demand, once the traffic is over, beside the schedule: the last events Evolution dropped
     // are repaired now rather than at the next scheduled round. Busy (a scheduled run) = try again.
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(1000)) {
-      const r = await fetch(`${proc.url}/api/reconcile`, {
-        method: 'POST', headers: { ...proc.apiHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ instance: INSTANCE, sinceMs: windowMs }),
-      }).catch(() => null);
-      if (r?.ok) {
-        const body = (await r.json()) as { repaired: number; agentRepaired: number };
-        log(`reconcile on demand: ${body.repaired} messages and ${body.agentRepaired} agent replies repaired`);
-        break;
+    // Not awaited before measuring: a run's own length must not pass for time to settle.
+    const reconciling = (async () => {
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(1000)) {
+        const r = await fetch(`${proc.url}/api/reconcile`, {
+          method: 'POST', headers: { ...proc.apiHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ instance: INSTANCE, sinceMs: windowMs }),
+        }).catch(() => null);
+        if (r?.ok) {
+          const body = (await r.json()) as { repaired: number; agentRepaired: number };
+          log(`reconcile on demand: ${body.repaired} messages and ${body.agentRepaired} agent replies repaired`);
+          return;
+        }
+        if (r && r.status !== 409) {
+          // A run that failed (Chatwoot down or faulty past its retries) is left to the schedule.
+          log(`reconcile on demand answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
+          return;
+        }
       }
-      if (r && r.status !== 409) {
-        // A run that failed (Chatwoot down or faulty past its retries) is left to the schedule.
-        log(`reconcile on demand answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
-        break;
-      }
-    }
+    })();
 
     const ids = run.messages.map((m) => `WAID:${m.key.id}`);
     let toCwAt: number | null = null;
@@ -153,6 +156,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         break;
       }
     }
+    await reconciling;
     await proc.stop();
 
     const ledger = new SqlLedger(await connect(o.databaseUrl));
@@ -161,7 +165,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     let repaired;
     try {
       const rows = await ledger.listMessages({ instance: INSTANCE, limit: 10_000_000 });
-      const timings = rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt }));
+      const timings = rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt, sentAt: r.sentAt }));
       const dead = rows.filter((r) => r.state === 'dead');
       for (const d of dead.slice(0, 10)) diagnostics.push(`dead: ${d.direction} ${d.event} ${d.waId} after ${d.attempts} attempts: ${d.lastError}`);
       const deadIn = (dir: string) => dead.filter((r) => r.direction === dir).length;
@@ -195,24 +199,27 @@ function disorder(messages: StoredMessage[], cw: ChatwootSim, rows: LedgerMessag
   const byId = new Map(messages.map((m) => [m.key.id, m]));
   const row = new Map(rows.map((r) => [r.waId, r]));
   const perChat = new Map<string, { m: StoredMessage; seq: number }[]>();
+  const shownAt = new Map<string, number>();
   for (const s of cw.snapshot().messages) {
     const m = s.source_id?.startsWith('WAID:') ? byId.get(s.source_id.slice(5)) : undefined;
     if (!m) continue;
     const list = perChat.get(m.canonicalJid) ?? [];
     list.push({ m, seq: s.seq });
+    shownAt.set(m.key.id, s.created_at);
     perChat.set(m.canonicalJid, list);
   }
   const out: string[] = [];
   const describe = (m: StoredMessage) => {
     const r = row.get(m.key.id);
-    return `${m.key.id} ts ${m.messageTimestamp} ${m.messageType}${m.key.fromMe ? ' fromMe' : ''} received ${r?.receivedAt} delivered ${r?.deliveredAt} attempts ${r?.attempts} source ${r?.source}`;
+    return `${m.key.id} ts ${m.messageTimestamp} ${m.messageType}${m.key.fromMe ? ' fromMe' : ''} received ${r?.receivedAt} sent ${r?.sentAt} delivered ${r?.deliveredAt} attempts ${r?.attempts} source ${r?.source} shown in Chatwoot at ${shownAt.get(m.key.id)}`;
   };
   for (const [chat, list] of perChat) {
     list.sort((a, b) => a.seq - b.seq);
     let newest: StoredMessage | null = null;
     for (const { m } of list) {
       if (newest && m.messageTimestamp < newest.messageTimestamp) {
-        const late = (row.get(m.key.id)?.receivedAt ?? 0) > (row.get(newest.key.id)?.deliveredAt ?? Infinity);
+        const n = row.get(newest.key.id);
+        const late = (row.get(m.key.id)?.receivedAt ?? 0) > (n?.sentAt ?? n?.deliveredAt ?? Infinity);
         if (!late && out.length < 20) out.push(`out of order in ${chat}: ${describe(m)} shown after ${describe(newest)}`);
       }
       if (!newest || m.messageTimestamp > newest.messageTimestamp) newest = m;

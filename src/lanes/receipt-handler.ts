@@ -12,8 +12,13 @@ import type { WhatsAppHandlerDeps } from './whatsapp-deps.js';
  * shows up. Statuses only move forward (sent → delivered → read); a late "sent" after "read" is
  * dropped.
  */
-/** How long a receipt whose message is unknown may hold up newer items of its chat. */
-const HOLD_UP_GRACE_MS = 3_000;
+/**
+ * How long a receipt whose message is unknown may hold up newer items of its chat. Its message is
+ * normally only milliseconds behind, but Evolution downloads media before it emits the upsert and a
+ * loaded ledger commits late: 3 s lost real statuses under load. The cost is bounded and rare — a
+ * chat waits this long only for a receipt whose message never comes.
+ */
+const HOLD_UP_GRACE_MS = 10_000;
 
 export function receiptHandler(deps: WhatsAppHandlerDeps): LaneHandler {
   return async (row, _lane, signal): Promise<CompletionOutcome> => {

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { DISCARDED_BY_OPERATOR, type InstanceBacklog, type InstanceStateRecord, type LedgerMessage, type MessageSearch, type ThroughputBucket } from './ledger.js';
+import { wakeLane } from './pg-notify.js';
 import { fromRow } from './rows.js';
 import type { Database } from './schema.js';
 
@@ -67,7 +68,7 @@ export async function backlogByInstance(db: Kysely<Database>): Promise<InstanceB
   return [...out.values()].sort((a, b) => (a.instance < b.instance ? -1 : 1));
 }
 
-export async function discardDead(db: Kysely<Database>, messageId: number, nowMs: number): Promise<boolean> {
+export async function discardDead(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', messageId: number, nowMs: number): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const m = await trx
       .updateTable('messages')
@@ -82,12 +83,7 @@ export async function discardDead(db: Kysely<Database>, messageId: number, nowMs
       .returning(['instance', 'chat'])
       .executeTakeFirst();
     if (!m) return false;
-    // Under policy hold the lane was parked behind this head: wake it so the chat moves on.
-    await trx
-      .insertInto('lanes')
-      .values({ instance: m.instance, chat: m.chat, due_at: nowMs, suspect: 0 })
-      .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: nowMs }))
-      .execute();
+    await wakeLane(trx, dialect, m, nowMs);
     return true;
   });
 }

@@ -1,6 +1,8 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { Database } from './schema.js';
 
 /**
  * The channel on which a commit that makes work due (new messages, a lane given back, a lease
@@ -93,4 +95,22 @@ export class WorkListener {
     this.#connected = false;
     await client?.end().catch(() => {});
   }
+}
+
+/** PostgreSQL only: delivered to every LISTENing process when the surrounding transaction commits. */
+export async function notifyWork(db: Kysely<Database> | Transaction<Database>): Promise<void> {
+  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(db);
+}
+
+/**
+ * An operator freed a chat's head (retry, discard): the lane is due now, even one parked behind a
+ * dead head under policy hold, and every process hears of it.
+ */
+export async function wakeLane(trx: Transaction<Database>, dialect: 'sqlite' | 'postgres', lane: { instance: string; chat: string }, nowMs: number): Promise<void> {
+  await trx
+    .insertInto('lanes')
+    .values({ instance: lane.instance, chat: lane.chat, due_at: nowMs, suspect: 0 })
+    .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: nowMs }))
+    .execute();
+  if (dialect === 'postgres') await notifyWork(trx);
 }

@@ -11,7 +11,7 @@ import { migrationProvider } from './migrations.js';
 import { SqliteBatches } from './sqlite-batch.js';
 import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
-import { WORK_CHANNEL } from './pg-notify.js';
+import { notifyWork, wakeLane } from './pg-notify.js';
 import { fromRow, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 
@@ -447,18 +447,13 @@ export class SqlLedger implements Ledger {
         .returning(['instance', 'chat'])
         .executeTakeFirst();
       if (!m) return false;
-      await trx
-        .insertInto('lanes')
-        .values({ instance: m.instance, chat: m.chat, due_at: nowMs, suspect: 0 })
-        .onConflict((oc) => oc.columns(['instance', 'chat']).doUpdateSet({ due_at: nowMs }))
-        .execute();
-      if (this.dialect === 'postgres') await notifyWork(trx);
+      await wakeLane(trx, this.dialect, m, nowMs);
       return true;
     });
   }
 
   discardDead(messageId: number, nowMs: number): Promise<boolean> {
-    return operator.discardDead(this.#db, messageId, nowMs);
+    return operator.discardDead(this.#db, this.dialect, messageId, nowMs);
   }
 
   throughputSince(fromMs: number): Promise<ThroughputBucket[]> {
@@ -616,11 +611,6 @@ async function insertChunkPg(trx: Transaction<Database>, rows: ReturnType<typeof
     on conflict (instance, wa_id) do nothing
     returning instance, wa_id, chat`.execute(trx);
   return out;
-}
-
-/** PostgreSQL only: delivered to every LISTENing process when the surrounding transaction commits. */
-async function notifyWork(db: Db): Promise<void> {
-  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(db);
 }
 
 function compareLane(a: { instance: string; chat: string }, b: { instance: string; chat: string }): number {
