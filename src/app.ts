@@ -359,8 +359,10 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     stopping ??= (async () => {
       const errors: unknown[] = [];
       const step = async (name: string, fn: () => Promise<unknown>) => {
+        const started = Date.now();
         try {
           await fn();
+          logger.debug({ step: name, durationMs: Date.now() - started }, 'shutdown step done');
         } catch (error) {
           errors.push(error);
           logger.error({ err: coerceError(error), step: name }, 'shutdown step failed');
@@ -374,7 +376,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       // Before HTTP (an API call waits for its run) and intake (a stopping run commits what it found).
       clearInterval(identityTimer);
       await step('reconcile', () => reconciler.stop());
-      await step('http', () => server.close());
+      // Idle keep-alive sockets are closed at once; a client that keeps one busy past the grace
+      // (a webhook sender stuck mid-request) is cut then, so shutdown never hangs on a peer.
+      await step('http', () => closeWithin(server, config.shutdownGraceMs));
       await step('ingest', () => intake.close());
       await step('dispatcher', () => dispatcher.stop());
       await step('chatwoot', () => Promise.all([...apis.values()].map((a) => a.close())));
@@ -419,4 +423,14 @@ function buildAlerts(config: Config, deps: { clock: Clock; logger: Logger; metri
   if (config.alerts.chatwoot && target) sinks.push(new ChatwootSink(new ChatwootApi(target, sendTimeoutMs, deps.limit)));
   const conditions = new AlertConditions(deps, config.alerts);
   return new AlertMonitor({ intervalMs: config.alerts.intervalMs, sendTimeoutMs }, { conditions, sinks, clock: deps.clock, logger: deps.logger, metrics: deps.metrics });
+}
+
+async function closeWithin(server: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => server.server.closeAllConnections(), graceMs);
+  timer.unref();
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }

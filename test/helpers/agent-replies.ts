@@ -32,7 +32,7 @@ export async function agentRig(opts: { seed?: number; extra?: Record<string, str
     EVOLUTION_URL: evo.url, EVOLUTION_API_KEY: evo.apiKey, EVOSYNC_INSTANCES: INSTANCE,
     EVOSYNC_WEBHOOK_TOKEN: WEBHOOK_TOKEN, CHATWOOT_WEBHOOK_SECRET: CW_SECRET,
     EVOSYNC_RECONCILE_INTERVAL_MS: '0', EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RETRY_BASE_MS: '50', EVOSYNC_RETRY_MAX_MS: '1000',
-    EVOSYNC_HTTP_TIMEOUT_MS: '3000', EVOSYNC_LOG_LEVEL: 'silent', EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0',
+    EVOSYNC_HTTP_TIMEOUT_MS: '3000', EVOSYNC_LOG_LEVEL: 'silent', EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0', EVOSYNC_SHUTDOWN_GRACE_MS: '2000',
     ...opts.extra,
   };
   const app = await createEvosync(loadConfig(env), { logger: createLogger((process.env['TEST_LOG'] as 'info' | undefined) ?? 'silent') });
