@@ -223,7 +223,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   // A few ingest batches in flight at once: on PostgreSQL each mostly waits on its round trips; on
   // SQLite the next batch is written while the last one's log sync runs (see wal-sync.ts). Order
   // within a chat comes from the ledger's ordering, not from commit order.
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 3 : 2 }, metrics);
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 1 : 2 }, metrics);
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;
