@@ -5,7 +5,7 @@
  *
  *   npm run chaos -- [--small] [--seed N] [--messages N] [--replies N] [--backend sqlite|postgres] [--no-baseline]
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -76,12 +76,14 @@ async function main(): Promise<number> {
   console.error(`chaos run: ${title}`);
 
   const broker = await startPrivateBroker();
-  const db = backend === 'postgres' ? await freshPostgres() : { url: `sqlite:${join(mkdtempSync(join(tmpdir(), 'evosync-chaos-')), 'ledger.db')}`, drop: async () => undefined };
+  const dir = mkdtempSync(join(tmpdir(), 'evosync-chaos-'));
+  const db = backend === 'postgres' ? await freshPostgres() : { url: `sqlite:${join(dir, 'ledger.db')}`, drop: async () => undefined };
   let result;
   try {
     result = await runChaos({ ...plan, databaseUrl: db.url, broker, log });
   } finally {
     await db.drop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
     await broker.stop();
   }
   const columns: Column[] = [{ title: 'evosync', toChatwoot: result.toChatwoot, toWhatsapp: result.toWhatsapp }];

@@ -160,9 +160,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await proc.stop();
 
     const ledger = new SqlLedger(await connect(o.databaseUrl));
-    let toCw;
-    let toWa;
-    let repaired;
+    let toCw: DirectionVerdict;
+    let toWa: DirectionVerdict & { echoedBack: number };
+    let repaired: ChaosResult['repaired'];
     try {
       const rows = await ledger.listMessages({ instance: INSTANCE, limit: 10_000_000 });
       const timings = rows.map((r) => ({ waId: r.waId, receivedAt: r.receivedAt, deliveredAt: r.deliveredAt, sentAt: r.sentAt }));
@@ -180,6 +180,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     } finally {
       await ledger.close();
     }
+    if (failures({ toChatwoot: toCw, toWhatsapp: toWa }).length > 0) diagnostics.push('--- evosync output (tail) ---', proc.output.slice(-6000));
     const s = cw.stats();
     const errors5xx = Object.entries(s.byStatus).filter(([k]) => k.startsWith('5')).reduce((n, [, v]) => n + v, 0);
     return { toChatwoot: toCw, toWhatsapp: toWa, faults: run.faults, chatwoot: { requests: s.requests, errors5xx, rateLimited: s.rateLimited }, repaired, bySource, runMs: Date.now() - started, diagnostics };

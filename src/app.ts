@@ -117,6 +117,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     const startedAt = Date.now();
     if (rules.length > 0) await limiter.acquire(rules, signal);
     const takenAt = Date.now();
+    // No limit, no turn to hand over: skip the async context, whose promise hooks would
+    // otherwise tax every promise in the process.
+    if (rules.length === 0) return { waitedMs: 0, run: <T>(fn: () => Promise<T>) => fn() };
     const turns = new Map(rules.map((r) => [r.key, takenAt]));
     return { waitedMs: takenAt - startedAt, run: <T>(fn: () => Promise<T>) => prepaid.run(turns, fn) };
   };
@@ -157,9 +160,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     cwMessageIdOf: async (instance, waId) => (await ledger.getMessage(instance, waId))?.cwMessageId ?? null,
   });
   // PostgreSQL: several smaller completion batches side by side (each waits on round trips);
-  // SQLite: one writer, large batches, the next written while the last one's log sync runs.
+  // SQLite: one writer, so one batch at a time, as large as the moment allows.
   const pgLedger = ledger.dialect === 'postgres';
-  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256, parallel: 2 });
+  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
   const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics, isEcho: (row) => isEchoOfAgentReply(ledger, row) });
   // Agent replies: a pool of their own, sized to the lanes that may send at once.
   const sender = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs, config.delivery.concurrency) : null;
@@ -220,10 +223,9 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
 
   // Ingest stays one batch at a time even on PostgreSQL: batches committed side by side could make a
   // chat's newer message visible before an older one still committing, and deliver it first.
-  // A few ingest batches in flight at once: on PostgreSQL each mostly waits on its round trips; on
-  // SQLite the next batch is written while the last one's log sync runs (see wal-sync.ts). Order
-  // within a chat comes from the ledger's ordering, not from commit order.
-  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: pgLedger ? 1 : 2 }, metrics);
+  // One ingest batch at a time on both: parallel batches on PostgreSQL waited on each other's lane
+  // locks and were slower, and SQLite has a single writer.
+  const intake = new Intake(ledger, clock, logger.child({ component: 'ingest' }), { batchMax: config.ingest.batchMax, orderWindowMs: config.ingest.orderWindowMs, instances: config.instances, parallel: 1 }, metrics);
   // Waking the dispatcher makes it re-read the next due time, which covers the ordering window.
   intake.onNewWork(() => dispatcher.notify());
   const amqp = config.amqp ? new AmqpConsumer(config.amqp, intake, logger.child({ component: 'amqp' })) : null;

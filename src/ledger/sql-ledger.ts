@@ -592,9 +592,8 @@ export class SqlLedger implements Ledger {
     return this.#identities.mergePending(this.#db, nowMs);
   }
 
-  async close(): Promise<void> {
-    await this.#batches?.close();
-    await this.#conn.close();
+  close(): Promise<void> {
+    return this.#conn.close();
   }
 }
 

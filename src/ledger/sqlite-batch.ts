@@ -4,7 +4,6 @@ import type { Completion, CompletionResult, InsertResult, LedgerMessage, NewMess
 import { fromRow, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import type { Statements } from './statements.js';
-import { WalSync } from './wal-sync.js';
 
 /** Outcome writes only this path needs (SQLite syntax: scalar `max`). */
 const SQLITE_ONLY = {
@@ -29,14 +28,11 @@ export class SqliteBatches {
   readonly #db: Kysely<Database>;
   readonly #stmts: Statements;
   #prepared: Prepared | null = null;
-  /** Null for an in-memory database (nothing to sync). */
-  readonly #wal: WalSync | null;
 
   constructor(raw: BetterSqlite3.Database, db: Kysely<Database>, stmts: Statements) {
     this.#raw = raw;
     this.#db = db;
     this.#stmts = stmts;
-    this.#wal = raw.memory ? null : new WalSync(raw.name);
   }
 
   /** Prepared on first use: the tables exist only once migrations ran. */
@@ -52,27 +48,8 @@ export class SqliteBatches {
     return this.#prepared;
   }
 
-  /**
-   * One transaction, committed without waiting for the disk (the connection is otherwise FULL),
-   * then made durable by WalSync before its promise resolves: nobody acts on a commit, acks a
-   * broker or answers a webhook, before it would survive a power cut.
-   */
-  async #exclusive<T>(fn: () => T): Promise<T> {
-    const out = await this.#db.connection().execute(async () => {
-      if (!this.#wal) return this.#raw.transaction(fn).immediate();
-      this.#raw.pragma('synchronous = NORMAL');
-      try {
-        return this.#raw.transaction(fn).immediate();
-      } finally {
-        this.#raw.pragma('synchronous = FULL');
-      }
-    });
-    await this.#wal?.sync();
-    return out;
-  }
-
-  close(): Promise<void> {
-    return this.#wal?.close() ?? Promise.resolve();
+  #exclusive<T>(fn: () => T): Promise<T> {
+    return this.#db.connection().execute(async () => this.#raw.transaction(fn).immediate());
   }
 
   insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
