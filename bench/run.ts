@@ -7,6 +7,7 @@ import { benchDelivery, type DeliveryFigures } from './delivery.js';
 import { benchBacklog, type BacklogFigures } from './backlog.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchLatency, type LatencyFigures } from './latency.js';
+import { spliceIntoReadme } from './readme.js';
 import { benchReconcile, type ReconcileFigures } from './reconcile.js';
 import { benchScaleOut, type ScaleOutFigures } from './scale-out.js';
 
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/latest.json', JSON.stringify({ at: new Date().toISOString(), ingest, delivery, amqpIngest, reconcile, scale }, null, 2));
   writeFileSync('bench-results/latest.md', `${md}\n`);
+  if (process.env['BENCH_README'] !== '0' && spliceIntoReadme('README.md', md, new Date())) console.log('README.md benchmark tables updated');
   console.log(md);
 }
 
