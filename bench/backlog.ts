@@ -1,10 +1,8 @@
 import { connect } from '../src/ledger/connect.js';
-import type { NewMessage } from '../src/ledger/ledger.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
-import { normalizeEnvelope } from '../src/evolution/normalize.js';
 import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
 import { postAll } from './load.js';
-import { upsertEnvelope } from './payloads.js';
+import { ledgerRows, upsertEnvelope } from './payloads.js';
 
 export interface BacklogFigures {
   backend: string;
@@ -42,12 +40,7 @@ async function prefill(databaseUrl: string, count: number): Promise<void> {
   await migrateLedger(conn);
   const ledger = new SqlLedger(conn);
   for (let from = 0; from < count; from += 5000) {
-    const rows: NewMessage[] = [];
-    for (let i = from; i < Math.min(count, from + 5000); i++) {
-      const norm = normalizeEnvelope(JSON.parse(upsertEnvelope('backlog', i, CHATS)));
-      if (norm.kind === 'messages') rows.push({ message: norm.messages[0]!, direction: 'to_chatwoot', source: 'webhook' });
-    }
-    await ledger.insertMessages(rows, Date.now());
+    await ledger.insertMessages(ledgerRows(from, Math.min(5000, count - from), CHATS, 'backlog'), Date.now());
   }
   await ledger.close();
 }

@@ -1,9 +1,8 @@
 import { Pool } from 'undici';
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
-import { normalizeEnvelope } from '../src/evolution/normalize.js';
 import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
-import { upsertEnvelope } from './payloads.js';
+import { ledgerRows } from './payloads.js';
 
 export interface DeliveryFigures {
   backend: string;
@@ -78,12 +77,7 @@ async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: num
   const conn = await connect(databaseUrl);
   await migrateLedger(conn);
   const ledger = new SqlLedger(conn);
-  const rows = [];
-  for (let i = from; i < from + n; i++) {
-    const norm = normalizeEnvelope(JSON.parse(upsertEnvelope('bench', i, chats)));
-    if (norm.kind !== 'messages') throw new Error('bad payload');
-    rows.push({ message: norm.messages[0]!, direction: 'to_chatwoot' as const, source: 'webhook' as const });
-  }
+  const rows = ledgerRows(from, n, chats);
   for (let i = 0; i < rows.length; i += 500) await ledger.insertMessages(rows.slice(i, i + 500), Date.now());
   await ledger.close();
   await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });

@@ -1,3 +1,6 @@
+import { normalizeEnvelope } from '../src/evolution/normalize.js';
+import type { NewMessage } from '../src/ledger/ledger.js';
+
 /** A realistic Evolution `messages.upsert` webhook envelope (~600 bytes, as in limits.md). */
 export function upsertEnvelope(instance: string, i: number, chats: number, baseTs = 1_760_000_000): string {
   const chat = 5511900000000 + (i % chats);
@@ -21,4 +24,15 @@ export function upsertEnvelope(instance: string, i: number, chats: number, baseT
     server_url: 'https://evo.example.com',
     apikey: null,
   });
+}
+
+/** `n` messages over `chats` chats, normalised as the webhook would, ready to be put in a ledger. */
+export function ledgerRows(from: number, n: number, chats: number, instance = 'bench'): NewMessage[] {
+  const rows: NewMessage[] = [];
+  for (let i = from; i < from + n; i++) {
+    const norm = normalizeEnvelope(JSON.parse(upsertEnvelope(instance, i, chats)));
+    if (norm.kind !== 'messages') throw new Error('bad payload');
+    rows.push({ message: norm.messages[0]!, direction: 'to_chatwoot', source: 'webhook' });
+  }
+  return rows;
 }

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
-import { normalizeEnvelope } from '../src/evolution/normalize.js';
 import { startChild, stopChild, waitHttp } from './child.js';
-import { upsertEnvelope } from './payloads.js';
+import { ledgerRows } from './payloads.js';
 
 export interface ScaleOutRow {
   processes: number;
@@ -75,12 +74,7 @@ async function pass(
 ): Promise<{ perSecond: number; calls: number; rateLimited: number }> {
   const conn = await connect(databaseUrl);
   const ledger = new SqlLedger(conn);
-  const rows = [];
-  for (let i = from; i < from + n; i++) {
-    const norm = normalizeEnvelope(JSON.parse(upsertEnvelope('bench', i, chats)));
-    if (norm.kind !== 'messages') throw new Error('bad payload');
-    rows.push({ message: norm.messages[0]!, direction: 'to_chatwoot' as const, source: 'webhook' as const });
-  }
+  const rows = ledgerRows(from, n, chats);
   const firstId = (await conn.db.selectFrom('messages').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst())?.id ?? 0;
   // Inserted before any process starts: all of them find the same backlog at once.
   for (let i = 0; i < rows.length; i += 500) await ledger.insertMessages(rows.slice(i, i + 500), Date.now());
