@@ -8,5 +8,6 @@ export default defineConfig({
     // Integration suites share one PostgreSQL server and one RabbitMQ broker; files still run in
     // parallel, each in its own database.
     pool: 'forks',
+    setupFiles: ['test/helpers/fast-check-seed.ts'],
   },
 });

@@ -30,4 +30,9 @@ describe('markdownToWhatsApp', () => {
     expect(wa('snake_case_name and 2*3*4')).toBe('snake_case_name and 2*3*4');
     expect(wa('plain text, nothing else')).toBe('plain text, nothing else');
   });
+  it('never leaves a placeholder behind when an escaped character is followed by what looked like a bold marker', () => {
+    // Found by the property test: "\\*" kept aside, then "B" right after it, once read as bold's end.
+    expect(wa('\\*\u0000B')).toBe('*B');
+    expect(wa('\\_\u0001x**y**')).toBe('_x*y*');
+  });
 });

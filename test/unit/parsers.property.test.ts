@@ -145,12 +145,13 @@ describe('classifyChatwootWebhook', () => {
 
 describe('markdownToWhatsApp', () => {
   it('is total on any text (unicode, NULs, unbalanced markup) and answers in well under a second for 20k characters', () => {
-    const markup = fc.constantFrom('*', '**', '_', '__', '~~', '`', '```', '[', '](', ')', '\\', '\n', '  \n', '# ', '> ', '\u0000', '\u00000\u0000', '\u0000B', 'http://x.y');
+    const markup = fc.constantFrom('*', '**', '_', '__', '~~', '`', '```', '[', '](', ')', '\\', '\n', '  \n', '# ', '> ', '\u0000', '\u00000\u0000', '\u0000B', '\u0001', 'http://x.y');
     const text = fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), markup), { maxLength: 60 }).map((parts) => parts.join(''));
     fc.assert(fc.property(text, (t) => {
       const out = markdownToWhatsApp(t);
       expect(typeof out).toBe('string');
       expect(out.includes('\u0000')).toBe(false);
+      expect(out.includes('\u0001')).toBe(false);
     }), { numRuns: 300 });
     for (const unit of ['**a', '*a ', '~~a', '__a', '[a](', '`a']) {
       const started = performance.now();
