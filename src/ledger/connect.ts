@@ -5,7 +5,10 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { EvosyncError } from '../errors.js';
 import type { Database } from './schema.js';
+import { InlineBatches, type SqliteBatches } from './sqlite-batch.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { ThreadBatches } from './sqlite-writer.js';
+import { Statements } from './statements.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,6 +20,8 @@ export interface Connection {
    * sqlite-batch.ts). Used only while holding Kysely's connection, never beside it.
    */
   sqlite?: BetterSqlite3.Database;
+  /** SQLite only: where the ledger's hot write transactions run (see sqlite-writer.ts). */
+  batches?: SqliteBatches;
   /** Releases the process lock (SQLite) and closes the pool. */
   close(): Promise<void>;
 }
@@ -26,6 +31,11 @@ export interface ConnectOptions {
   exclusive?: boolean;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /**
+   * SQLite: run ingest batches and delivery completions on a writer thread (sqlite-writer.ts).
+   * Default: for the service's connection (`exclusive`) to a file.
+   */
+  writerThread?: boolean;
 }
 
 export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
@@ -39,12 +49,13 @@ export function parseDatabaseUrl(url: string): { dialect: Dialect; target: strin
 
 export async function connect(url: string, opts: ConnectOptions = {}): Promise<Connection> {
   const { dialect, target } = parseDatabaseUrl(url);
-  if (dialect === 'sqlite') return connectSqlite(target, opts.exclusive ?? false);
+  if (dialect === 'sqlite') return connectSqlite(target, opts.exclusive ?? false, opts.writerThread);
   return connectPostgres(target, opts.poolSize ?? 24);
 }
 
-function connectSqlite(path: string, exclusive: boolean): Connection {
+function connectSqlite(path: string, exclusive: boolean, writerThread = exclusive): Connection {
   const memory = path === ':memory:';
+  const threaded = writerThread && !memory;
   const release = exclusive && !memory ? acquireFileLock(`${resolve(path)}.lock`) : () => {};
   let sqlite: BetterSqlite3.Database;
   try {
@@ -59,15 +70,19 @@ function connectSqlite(path: string, exclusive: boolean): Connection {
     release();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite, threaded) }) });
   // The service's connection (the one that writes all day) hands its checkpoints to a worker.
   const checkpointer = exclusive && !memory ? SqliteCheckpointer.start(sqlite, path) : null;
+  const inline = new InlineBatches(sqlite, db, new Statements('sqlite'));
+  const batches = (threaded ? ThreadBatches.start(path, checkpointer !== null, inline) : null) ?? inline;
   return {
     db,
     dialect: 'sqlite',
     sqlite,
+    batches,
     async close() {
       try {
+        await batches.close();
         await checkpointer?.stop();
         await db.destroy();
       } finally {
@@ -81,10 +96,15 @@ function connectSqlite(path: string, exclusive: boolean): Connection {
  * Kysely's SQLite driver prepares every query anew; on the delivery path that was a fifth of the
  * CPU. The ledger runs a small, fixed set of statements, so prepared statements are kept (bounded:
  * multi-row inserts produce one text per row count).
+ *
+ * Beside a writer thread (a second connection), transactions begin IMMEDIATE: a deferred one that
+ * reads and then writes fails at once with SQLITE_BUSY if the other connection committed in
+ * between, where an immediate one takes the write lock first and waits its turn (busy_timeout).
  */
-function cachedStatements(sqlite: BetterSqlite3.Database): BetterSqlite3.Database {
+function cachedStatements(sqlite: BetterSqlite3.Database, immediate: boolean): BetterSqlite3.Database {
   const cache = new Map<string, BetterSqlite3.Statement>();
-  const prepare = (source: string) => {
+  const prepare = (text: string) => {
+    const source = immediate && text === 'begin' ? 'begin immediate' : text;
     let stmt = cache.get(source);
     if (!stmt) {
       stmt = sqlite.prepare(source);

@@ -8,7 +8,8 @@ import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBuc
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
-import { SqliteBatches } from './sqlite-batch.js';
+import type { SqliteBatches } from './sqlite-batch.js';
+import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
 import { notifyWork, wakeLane } from './pg-notify.js';
@@ -47,7 +48,7 @@ export class SqlLedger implements Ledger {
     this.#db = conn.db;
     this.dialect = conn.dialect;
     this.#stmts = new Statements(conn.dialect);
-    this.#batches = conn.sqlite ? new SqliteBatches(conn.sqlite, conn.db, this.#stmts) : null;
+    this.#batches = conn.batches ?? null;
     this.#identities = new Identities(conn.dialect);
   }
 
@@ -623,7 +624,7 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
       return await fn();
     } catch (error) {
       const code = (error as { code?: string }).code;
-      const retryable = code === '40P01' || code === '40001' || code === 'SQLITE_BUSY';
+      const retryable = code === '40P01' || code === '40001' || code === 'SQLITE_BUSY' || code === WRITER_GONE;
       if (!retryable || i >= attempts) throw error;
       await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
     }

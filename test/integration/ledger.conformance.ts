@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/ledger/connect.js';
+import { type ConnectOptions, connect } from '../../src/ledger/connect.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
 import { WorkListener } from '../../src/ledger/pg-notify.js';
@@ -14,7 +14,7 @@ import { operatorConformance } from './ledger.operator.conformance.js';
  * One behaviour, two backends: this suite runs unchanged against SQLite and PostgreSQL, so the
  * ledger cannot drift between them.
  */
-export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: string; drop: () => Promise<void> }>): void {
+export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: string; drop: () => Promise<void> }>, options: ConnectOptions = {}): void {
   describe(`ledger conformance (${name})`, () => {
     let ledger: Ledger;
     let drop: () => Promise<void>;
@@ -25,7 +25,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       const db = await makeUrl();
       drop = db.drop;
       url = db.url;
-      const conn = await connect(db.url, { exclusive: true });
+      const conn = await connect(db.url, { exclusive: true, ...options });
       await migrateLedger(conn);
       expect(await migrateLedger(conn)).toEqual([]); // idempotent
       ledger = new SqlLedger(conn);

@@ -1,0 +1,47 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Completion } from './ledger.js';
+import { type MessageRow, SqliteBatchCore } from './sqlite-batch.js';
+import { Statements } from './statements.js';
+
+/**
+ * The writer thread of a SQLite ledger (see sqlite-writer.ts): its own connection, the same
+ * pragmas as the service's, and the same synchronous batch code. Requests are served one at a
+ * time in arrival order; each answer carries the request's id.
+ */
+export interface WriterData {
+  path: string;
+  /** The service's checkpoints run elsewhere (sqlite-checkpointer.ts): never inline here either. */
+  checkpointsElsewhere: boolean;
+}
+
+export type WriterRequest =
+  | { id: number; op: 'insert'; rows: MessageRow[]; dueAtMs: number }
+  | { id: number; op: 'complete'; items: Completion[] };
+
+export type WriterReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; message: string; code: string | null };
+
+const port = parentPort;
+if (!port) throw new Error('sqlite-writer-thread runs only as a worker thread');
+const data = workerData as WriterData;
+const db = new BetterSqlite3(data.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+if (data.checkpointsElsewhere) db.pragma('wal_autocheckpoint = 0');
+const core = new SqliteBatchCore(db, new Statements('sqlite'));
+
+port.on('message', (req: WriterRequest | 'stop') => {
+  if (req === 'stop') {
+    db.close();
+    port.close();
+    return;
+  }
+  try {
+    const result = req.op === 'insert' ? core.insert(req.rows, req.dueAtMs) : core.complete(req.items);
+    port.postMessage({ id: req.id, ok: true, result } satisfies WriterReply);
+  } catch (error) {
+    const e = error as { message?: unknown; code?: unknown };
+    port.postMessage({ id: req.id, ok: false, message: String(e.message ?? error), code: typeof e.code === 'string' ? e.code : null } satisfies WriterReply);
+  }
+});
