@@ -37,6 +37,8 @@ import { connect } from './ledger/connect.js';
 import type { Completion, CompletionResult, Ledger } from './ledger/ledger.js';
 import { SqlLedger, migrateLedger } from './ledger/sql-ledger.js';
 import { WorkListener } from './ledger/pg-notify.js';
+import { ClusterChannel } from './live/cluster-channel.js';
+import { LiveFeed } from './live/live-feed.js';
 import { MessageGuard } from './redis/message-guard.js';
 import { ClusterRateLimiter, LocalRateLimiter, chatwootRules } from './redis/rate-limit.js';
 import { RedisLookups } from './redis/shared-lookups.js';
@@ -51,6 +53,8 @@ import { Reconciler } from './reconcile/reconciler.js';
 export interface EvosyncDeps {
   logger: Logger;
   clock?: Clock;
+  /** Tests only: heartbeat period of the dashboard's live stream (default 15 s). */
+  liveHeartbeatMs?: number;
 }
 
 export interface Evosync {
@@ -67,6 +71,8 @@ export interface Evosync {
   readonly metrics: EvosyncMetrics;
   /** The alerts evosync raises itself (logged, counted, sent to the configured sinks). */
   readonly alerts: AlertMonitor;
+  /** Live dashboard updates: this process's changes, and the cluster's (Redis, or the ledger poll). */
+  readonly live: LiveFeed;
   /** Chatwoot calls made so far (all targets), for the calls-per-message figure. */
   chatwootCalls(): number;
   /** Binds the HTTP port (0 = any free port) and returns the address. */
@@ -109,6 +115,34 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const cluster = redis ? new ClusterRateLimiter(redis, owner) : null;
   const limiter = cluster ?? new LocalRateLimiter();
   cluster?.start();
+  // Counting messages by state scans the table: monitoring polls may ask as often as they like,
+  // the ledger is asked at most once a second, or again once the ledger is known to have changed
+  // (a live update: the dashboard re-reads its counts right after it, and must not see old ones).
+  let countsCache: { at: number; value: Promise<Awaited<ReturnType<Ledger['counts']>>> } | null = null;
+  const ledgerCounts = () => {
+    const now = clock.now();
+    if (!countsCache || now - countsCache.at >= 1000) countsCache = { at: now, value: ledger.counts() };
+    return countsCache.value;
+  };
+
+  // Live dashboard updates. Only PostgreSQL is shared by several processes: on SQLite this process
+  // makes every change itself, so it needs neither Redis pub/sub nor the ledger poll for them.
+  const sharedLedger = ledger.dialect === 'postgres';
+  const liveLogger = logger.child({ component: 'live' });
+  const live = new LiveFeed(config.live, {
+    channel: redis && sharedLedger ? new ClusterChannel(redis, owner, liveLogger) : null,
+    // What the overview shows, read for the poll (counts come from the one-second cache below).
+    fingerprint: sharedLedger
+      ? async () => {
+          const [counts, states, runs] = await Promise.all([ledgerCounts(), ledger.instanceStates(), ledger.listReconcileRuns(null, 1)]);
+          return JSON.stringify([counts, states.map((st) => [st.instance, st.state, st.updatedAt]), runs[0]?.id ?? null]);
+        }
+      : null,
+    changed: () => {
+      countsCache = null;
+    },
+    logger: liveLogger,
+  });
   const prepaid = new AsyncLocalStorage<Map<string, number>>();
   const limit = { limiter, limits: config.chatwootLimits, prepaid };
   // A lane waits for its Chatwoot turn before it commits to a head (see Dispatcher's pace).
@@ -143,6 +177,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       gate.onChange = (paused, reason, until) => {
         if (paused) logger.warn({ upstream: gate?.name, reason, until: new Date(until).toISOString() }, 'delivery paused');
         else logger.info({ upstream: gate?.name }, 'delivery resumed');
+        live.statusChanged();
       };
       gates.set(api.target.url, gate);
     }
@@ -170,6 +205,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   evolutionGate.onChange = (paused, reason, until) => {
     if (paused) logger.warn({ upstream: evolutionGate.name, reason, until: new Date(until).toISOString() }, 'sending paused');
     else logger.info({ upstream: evolutionGate.name }, 'sending resumed');
+    live.statusChanged();
   };
   const toWhatsApp = {
     ledger, evolution: sender, evolutionGate, apiFor, gateFor, policy: config.delivery, signature: config.agentReplies.signature,
@@ -202,6 +238,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         'to_whatsapp:chatwoot.message_deleted': agentDeleteHandler(toWhatsApp),
       }),
       metrics,
+      activity: live.activity,
       abortInFlight: async () => {
         await Promise.all([...apis.values()].map((a) => a.http.destroy()));
         await sender?.http.destroy();
@@ -232,29 +269,23 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   const reconciler = new Reconciler(
     { ...config.reconcile, batchMax: config.ingest.batchMax, instances: config.instances },
     {
-      client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics,
+      client: evolution, ledger, intake, clock, logger: logger.child({ component: 'reconcile' }), metrics, activity: live.activity,
       agentReplies: { apiFor: (instance) => (targetFor(config, instance).inboxId > 0 ? apiFor(instance) : null), config, maxAgeMs: config.agentReplies.maxAgeMs },
     },
   );
   const instanceStates = new InstanceStates();
-  intake.onCommitted((n) => {
+  intake.onCommitted((n, inserted) => {
     if (n.kind === 'messages') {
-      if (n.messages.length > 0) reconciler.noteMessages(n.instance, Math.max(...n.messages.map((m) => m.timestamp)));
+      reconciler.noteCommitted(n.instance, n.messages);
+      if (inserted > 0) live.activity.note(n.instance, 'received', inserted);
     } else {
+      live.activity.note(n.instance, 'connection');
       metrics.instanceState(n.instance, n.state === 'open');
       instanceStates.record(n.instance, n.state, n.statusReason, clock.now());
       if (n.state === 'open') reconciler.onConnectionOpen(n.instance);
     }
   });
 
-  // Counting messages by state scans the table: monitoring polls may ask as often as they like,
-  // the ledger is asked at most once a second.
-  let countsCache: { at: number; value: Promise<Awaited<ReturnType<Ledger['counts']>>> } | null = null;
-  const ledgerCounts = () => {
-    const now = clock.now();
-    if (!countsCache || now - countsCache.at >= 1000) countsCache = { at: now, value: ledger.counts() };
-    return countsCache.value;
-  };
   metrics.watch({
     now: () => clock.now(),
     counts: ledgerCounts,
@@ -318,6 +349,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
         wakeups: workListener ? { listening: workListener.connected, notifications: workListener.notifications } : null,
         redis: redis ? { up: redis.up, processes: cluster?.processes ?? null, rateLimited: cluster?.counts ?? null } : null,
         guarded: dispatcher.guarded,
+        live: live.stats(),
       },
       chatwoot: { calls: chatwootCalls(), paused: [...gates.values()].filter((g) => !g.isOpen(clock.now())).map((g) => ({ name: g.name, reason: g.state.reason, until: g.pausedUntil() })) },
     }),
@@ -340,6 +372,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
           rabbitmq: amqp ? amqp.state : null,
         }),
         requeued: () => dispatcher.notify(),
+        live: { source: live, activity: live.activity, pushMs: config.live.coalesceMs, ...(deps.liveHeartbeatMs ? { heartbeatMs: deps.liveHeartbeatMs } : {}) },
       });
     },
   });
@@ -349,6 +382,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
   workListener?.start();
   amqp?.start();
   reconciler.start();
+  // Listening for the other processes' changes is for dashboards; publishing ours needs no listening.
+  if (config.dashboard) live.start();
   // LID lanes whose fold into the phone's lane had to wait for a lease (ledger/identities.ts).
   const identityTimer = setInterval(() => {
     ledger.mergePendingIdentities(clock.now()).catch((error: unknown) => logger.warn({ err: coerceError(error) }, 'folding LID lanes failed; will retry'));
@@ -383,6 +418,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       await step('http', () => closeWithin(server, config.shutdownGraceMs));
       await step('ingest', () => intake.close());
       await step('dispatcher', () => dispatcher.stop());
+      // After the last deliveries: their changes still reach the other processes' dashboards.
+      await step('live updates', () => live.stop());
       await step('chatwoot', () => Promise.all([...apis.values()].map((a) => a.close())));
       if (evolution) await step('evolution', () => evolution.close());
       if (sender) await step('evolution sender', () => sender.close());
@@ -405,6 +442,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     reconciler,
     metrics,
     alerts,
+    live,
     chatwootCalls,
     async listen() {
       return server.listen({ host: config.http.host, port: config.http.port });

@@ -38,6 +38,7 @@ export const ErrorCodes = {
   SHUTTING_DOWN: 'evosync is shutting down and accepts no new work.',
   API_TOKEN_INVALID: 'The operator API (or /api/stats) was called without the bearer token EVOSYNC_API_TOKEN, or EVOSYNC_API_TOKEN is unset.',
   METRICS_TOKEN_INVALID: '/metrics was called without the bearer token EVOSYNC_METRICS_TOKEN (only when that setting is set).',
+  DASHBOARD_UNAUTHORIZED: 'A request of the dashboard\'s own script (its file, the live update stream, the live fragment) came without a valid session: logged out, expired, or evosync restarted. Reload the page and log in.',
   INTERNAL_ERROR: 'An unexpected error; the details are in the log, never in the reply.',
   ILLEGAL_STATE: 'A component was used in a state that does not allow it.',
 } as const;

@@ -19,6 +19,11 @@ export interface Config {
   metricsToken: string | null;
   /** Dashboard login at `/`; null = the dashboard is off (both variables unset). */
   dashboard: { user: string; password: string } | null;
+  /**
+   * Live dashboard updates: changes leave a process at most once per `coalesceMs`; without Redis,
+   * a shared ledger is read every `ledgerPollMs` while a dashboard is open.
+   */
+  live: { coalesceMs: number; ledgerPollMs: number };
   reconcile: { intervalMs: number; windowMs: number; maxWindowMs: number; pageSize: number };
   /** Instances to sync; null = any instance that sends events, delivered to the default target. */
   instances: readonly string[] | null;

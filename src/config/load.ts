@@ -124,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Conf
     apiToken: e.EVOSYNC_API_TOKEN ?? null,
     metricsToken: e.EVOSYNC_METRICS_TOKEN ?? null,
     dashboard: e.EVOSYNC_DASHBOARD_USER && e.EVOSYNC_DASHBOARD_PASSWORD ? { user: e.EVOSYNC_DASHBOARD_USER, password: e.EVOSYNC_DASHBOARD_PASSWORD } : null,
+    live: { coalesceMs: e.EVOSYNC_DASHBOARD_LIVE_MS, ledgerPollMs: e.EVOSYNC_DASHBOARD_POLL_MS },
     reconcile: {
       intervalMs: e.EVOSYNC_RECONCILE_INTERVAL_MS,
       windowMs: e.EVOSYNC_RECONCILE_WINDOW_MS,

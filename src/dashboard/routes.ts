@@ -6,7 +6,12 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { ReconcileError } from '../reconcile/errors.js';
 import { type TraceDeps, traceMessage } from '../trace/trace.js';
+import type { ActivitySink } from '../live/changes.js';
+import type { LiveSource } from '../live/live-feed.js';
+import { HEADERS, LIVE_PAGE_HEADERS } from './headers.js';
 import { type Html, html } from './html.js';
+import { liveRoutes } from './live-routes.js';
+import { LIVE_SCRIPT_PATH, LIVE_SCRIPT_VERSION } from './live-script.js';
 import { LoginLimiter } from './login-limiter.js';
 import { NOTICES, type NoticeCode } from './notices.js';
 import { overviewModel } from './overview-model.js';
@@ -15,7 +20,7 @@ import { SESSION_COOKIE, type Session, Sessions } from './session.js';
 import { dashboardOffView, loginView } from './views/login.js';
 import { page } from './views/layout.js';
 import { searchView } from './views/messages.js';
-import { overviewView } from './views/overview.js';
+import { overviewLiveParts, overviewView } from './views/overview.js';
 import { traceView } from './views/trace.js';
 
 export interface DashboardDeps {
@@ -33,23 +38,17 @@ export interface DashboardDeps {
   status(): { paused: { name: string; reason: string | null; until: number }[]; rabbitmq: string | null };
   /** A message was put back in its lane: wake the dispatcher instead of waiting for its poll. */
   requeued(): void;
+  /** Live updates: what the overview's stream follows, and where operator actions are noted. */
+  live: { source: LiveSource; activity: ActivitySink; pushMs: number; heartbeatMs?: number };
   /** Session lifetime; default 12 h. */
   sessionTtlMs?: number;
   loginLimiter?: LoginLimiter;
 }
 
-/**
- * Security headers of every dashboard answer: no script may run at all (the page has none), styles
- * only inline, no framing, no caching of pages that show message content, no referrer carrying ids to other sites.
- */
-const HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  // same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form posts.
-  'referrer-policy': 'same-origin',
-  'cache-control': 'no-store',
-};
+/** Heartbeat of the live stream: below the idle timeouts of common proxies (nginx: 60 s). */
+const LIVE_HEARTBEAT_MS = 15_000;
+/** Open live streams per process; a dashboard tab holds one. */
+const LIVE_MAX_STREAMS = 100;
 
 /**
  * The operator dashboard: server-rendered pages behind a login, over the ledger's read queries; its
@@ -121,13 +120,35 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void
     return redirect(reply, '/login');
   });
 
+  /** The overview's model and extras: the page and its live fragment are rendered from the same. */
+  const overview = async (csrf: string) => {
+    const o = await overviewModel(deps.ledger, deps.counts, deps.instances, deps.clock.now());
+    const st = deps.status();
+    return { o, x: { csrf, paused: st.paused, rabbitmq: st.rabbitmq, reconcileConfigured: deps.reconcile.configured, reconcileWindowMs: deps.reconcile.windowMs } };
+  };
+
   app.get('/', async (req, reply) => {
     const s = sessionOf(req);
     if (!s) return redirect(reply, '/login');
     const c = ctx(s, req);
-    const o = await overviewModel(deps.ledger, deps.counts, deps.instances, deps.clock.now());
-    const st = deps.status();
-    return sendPage(reply, 200, page('Overview', overviewView(o, { csrf: c.csrf, paused: st.paused, rabbitmq: st.rabbitmq, reconcileConfigured: deps.reconcile.configured, reconcileWindowMs: deps.reconcile.windowMs }), c));
+    const { o, x } = await overview(c.csrf);
+    return sendPage(reply, 200, page('Overview', overviewView(o, x), c, `${LIVE_SCRIPT_PATH}?v=${LIVE_SCRIPT_VERSION}`), LIVE_PAGE_HEADERS);
+  });
+
+  liveRoutes(app, {
+    source: deps.live.source,
+    authorized: (req) => {
+      const value = cookie(req, SESSION_COOKIE);
+      return sessionOf(req) ? () => sessions.verify(value, deps.clock.now()) !== null : null;
+    },
+    fragment: async (req) => {
+      const s = sessionOf(req);
+      if (!s) return null;
+      const { o, x } = await overview(sessions.csrfToken(s));
+      return overviewLiveParts(o, x).value;
+    },
+    headers: HEADERS,
+    streams: { pushMs: deps.live.pushMs, heartbeatMs: deps.live.heartbeatMs ?? LIVE_HEARTBEAT_MS, maxStreams: LIVE_MAX_STREAMS },
   });
 
   app.get('/messages', async (req, reply) => {
@@ -159,6 +180,8 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void
       if (done) {
         // Retry and discard both change what a lane may deliver next.
         deps.requeued();
+        // The form names the message's instance for the live update only (it says what to re-read).
+        deps.live.activity.note((ok.form.get('instance') ?? '').slice(0, 200) || 'unknown', action === 'retry' ? 'retried' : 'discarded');
         log.info({ user: ok.session.user, messageId: id, action }, action === 'retry' ? 'operator retried a dead message' : 'operator discarded a dead message');
       }
       const code: NoticeCode = !done ? 'not_dead' : action === 'retry' ? 'retried' : 'discarded';
@@ -184,8 +207,8 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void
   });
 }
 
-function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply.code(status).headers(HEADERS).type('text/html; charset=utf-8').send(body);
+function sendPage(reply: FastifyReply, status: number, body: string, headers: Readonly<Record<string, string>> = HEADERS): FastifyReply {
+  return reply.code(status).headers(headers).type('text/html; charset=utf-8').send(body);
 }
 
 function redirect(reply: FastifyReply, location: string): FastifyReply {

@@ -42,7 +42,7 @@ export class Intake {
   readonly #committer: GroupCommitter<NewMessage, InsertResult>;
   readonly #metrics: IngestRecorder;
   #onNewWork: (inMs: number) => void = () => {};
-  #onCommitted: (n: Extract<Normalized, { kind: 'messages' | 'control' }>) => void = () => {};
+  #onCommitted: (n: Extract<Normalized, { kind: 'messages' | 'control' }>, inserted: number) => void = () => {};
   counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
 
   constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions, metrics: IngestRecorder = noMetrics) {
@@ -72,8 +72,11 @@ export class Intake {
     this.#onNewWork = fn;
   }
 
-  /** Told of every committed message batch and control event (reconcile follows instances with it). */
-  onCommitted(fn: (n: Extract<Normalized, { kind: 'messages' | 'control' }>) => void): void {
+  /**
+   * Told of every committed message batch (with how many of its messages were new) and control
+   * event: reconcile follows instances with it, the live dashboard counts what arrived.
+   */
+  onCommitted(fn: (n: Extract<Normalized, { kind: 'messages' | 'control' }>, inserted: number) => void): void {
     this.#onCommitted = fn;
   }
 
@@ -100,7 +103,7 @@ export class Intake {
     if (n.kind === 'control') {
       await this.#ledger.setInstanceState(n.instance, n.state, n.statusReason, this.#clock.now());
       this.#logger.info({ instance: n.instance, state: n.state, statusReason: n.statusReason }, 'instance connection state');
-      this.#onCommitted(n);
+      this.#onCommitted(n, 0);
       return { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
     }
     const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: directionOf(message), source })));
@@ -109,7 +112,7 @@ export class Intake {
     this.counts.duplicates += results.length - inserted;
     this.#metrics.ingested(source, n.event, inserted, results.length - inserted);
     if (inserted > 0) this.#onNewWork(this.#opts.orderWindowMs);
-    this.#onCommitted(n);
+    this.#onCommitted(n, inserted);
     return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
   }
 

@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { shutdownController, Wakeable } from '../lib/sleep.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, Ledger, LedgerMessage } from '../ledger/ledger.js';
+import type { ActivitySink } from '../live/changes.js';
 import type { DeliveryOutcome, DeliveryRecorder } from '../metrics/recorders.js';
 
 /** Delivers one message; must not throw (a throw is recorded as a counted retry). */
@@ -34,6 +35,8 @@ export interface DispatcherDeps {
   /** When every upstream is paused, the time delivery can resume; the loop sleeps until then. */
   blockedUntil?: (now: number) => number;
   metrics?: DeliveryRecorder;
+  /** Told of every recorded outcome the dashboard shows (a counter increment; see src/live/). */
+  activity?: ActivitySink;
   /**
    * Longest idle sleep now, overriding `pollMs`: longer while another channel (PostgreSQL
    * LISTEN/NOTIFY) announces new work, so polling is only the safety net.
@@ -247,6 +250,8 @@ export class Dispatcher {
       // is decided by rules, not by an upstream, so the lane states it once for every handler.
       else if (outcome.state === 'skipped') this.#deps.logger.debug({ messageId: head.id, waId: head.waId, instance: head.instance, chat: head.chat, attempt: head.attempts + 1, durationMs: now - startedAt, reason: outcome.reason }, 'message skipped');
       this.#deps.metrics?.outcome(head.direction, outcomeLabel(outcome), outcome.state === 'delivered' ? now - head.receivedAt : null);
+      // A retry changes no count the dashboard shows (the message stays pending): not worth a note.
+      if (outcome.state !== 'retry') this.#deps.activity?.note(lane.instance, outcome.state);
       suspect = false;
       if (!result.leaseHeld) return;
       head = result.next;

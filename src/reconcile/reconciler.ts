@@ -5,7 +5,9 @@ import type { Intake } from '../ingest/intake.js';
 import type { Ledger, ReconcileRun } from '../ledger/ledger.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { ActivitySink } from '../live/changes.js';
 import type { ReconcileRecorder } from '../metrics/recorders.js';
+import { isChatMessage, type LaneItemBase } from '../domain/lane-item.js';
 import { coerceError } from '../errors.js';
 import { NOT_CONFIGURED_MESSAGE, ReconcileError } from './errors.js';
 import { reconcile } from './run.js';
@@ -32,6 +34,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
   metrics?: ReconcileRecorder;
+  /** Told of every finished run (the dashboard lists them). */
+  activity?: ActivitySink;
   /**
    * Chatwoot → WhatsApp: the Chatwoot API of an instance's target (null when it has none), the
    * config (which instance and chat a conversation belongs to) and EVOSYNC_AGENT_REPLY_MAX_AGE_MS.
@@ -91,10 +95,12 @@ export class Reconciler {
       .then(
         (run) => {
           this.#deps.metrics?.reconcileRun(req.trigger, run.error ? 'error' : 'ok', run.repaired + run.agentRepaired);
+          this.#deps.activity?.note(req.instance, 'reconcile');
           return run;
         },
         (error: unknown) => {
           this.#deps.metrics?.reconcileRun(req.trigger, 'error', 0);
+          this.#deps.activity?.note(req.instance, 'reconcile');
           throw error;
         },
       )
@@ -107,9 +113,17 @@ export class Reconciler {
     return this.#deps.ledger.listReconcileRuns(instance, limit);
   }
 
-  /** Called for every committed batch of live messages: remembers how far each instance got. */
-  noteMessages(instance: string, newestTimestampSeconds: number): void {
-    const ms = newestTimestampSeconds * 1000;
+  /**
+   * Called for every committed batch of lane items: remembers how far each instance got on
+   * WhatsApp's clock. Only WhatsApp messages count: receipts, edits and deletes are placed at the
+   * time evosync received them (see normalize-events.ts, receipts.ts), and one of those arriving
+   * just before a disconnect would move the reconnect window's start past messages WhatsApp sent
+   * earlier but Evolution never published.
+   */
+  noteCommitted(instance: string, items: readonly LaneItemBase[]): void {
+    let newest = 0;
+    for (const item of items) if (isChatMessage(item) && item.timestamp > newest) newest = item.timestamp;
+    const ms = newest * 1000;
     if (ms > (this.#lastEventAt.get(instance) ?? 0)) this.#lastEventAt.set(instance, ms);
   }
 

@@ -2,7 +2,7 @@ import { type Html, html, trusted } from '../html.js';
 
 /** Small, fixed, inline: no build step, no external request, allowed by the page's CSP. */
 const CSS = `
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2430;background:#f4f6f9}
+*{box-sizing:border-box}[hidden]{display:none!important}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c2430;background:#f4f6f9}
 header{display:flex;gap:16px;align-items:center;padding:10px 20px;background:#14324a;color:#fff}
 header a{color:#fff;text-decoration:none;font-weight:600}header .sp{flex:1}
 header form{margin:0}header input[type=search]{width:280px;padding:5px 8px;border:0;border-radius:4px}
@@ -37,10 +37,15 @@ export interface PageContext {
   search?: string;
 }
 
-export function page(title: string, body: Html, ctx: PageContext | null): string {
+/**
+ * A whole page. The empty icon spares the browser a request for /favicon.ico (a 404 on every page).
+ * `script` names evosync's own script file (never inline code); only a page whose
+ * CSP allows it (the overview, see headers.ts) passes one.
+ */
+export function page(title: string, body: Html, ctx: PageContext | null, script?: string): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · evosync</title><style>${trusted(CSS)}</style></head>
+<title>${title} · evosync</title><link rel="icon" href="data:,"><style>${trusted(CSS)}</style>${script ? html`<script src="${script}" defer></script>` : ''}</head>
 <body>${ctx ? header(ctx) : ''}<main>${ctx?.notice ? html`<div class="notice" role="status">${ctx.notice}</div>` : ''}${body}</main></body></html>`.value;
 }
 

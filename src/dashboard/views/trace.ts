@@ -28,7 +28,7 @@ function one(t: MessageTrace, csrf: string): Html {
   const actions =
     l.state === 'dead'
       ? html`<p>${(['retry', 'discard'] as const).map(
-          (a) => html`<form method="post" action="/messages/${l.id}/${a}" style="display:inline;margin-right:6px"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="return" value="/trace/${encodeURIComponent(l.waId)}"><button class="${a === 'retry' ? 'primary' : 'danger'}" type="submit">${a === 'retry' ? 'Retry' : 'Discard'}</button></form>`,
+          (a) => html`<form method="post" action="/messages/${l.id}/${a}" style="display:inline;margin-right:6px"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="instance" value="${l.instance}"><input type="hidden" name="return" value="/trace/${encodeURIComponent(l.waId)}"><button class="${a === 'retry' ? 'primary' : 'danger'}" type="submit">${a === 'retry' ? 'Retry' : 'Discard'}</button></form>`,
         )}</p>`
       : '';
   return html`<section class="card" style="margin-bottom:14px" data-trace="${l.id}"><h3>Ledger #${l.id} · <span class="mono">${l.waId}</span></h3>
