@@ -190,6 +190,33 @@ describe('WhatsApp → Chatwoot reconciliation', () => {
     expect(await verdict(r, messages)).toMatchObject({ missing: 0, duplicated: 0, outOfOrder: 0 });
   }, 30_000);
 
+  it('starts a reconnect run at the newest WhatsApp time seen, not at the arrival time of receipts', async () => {
+    // Found by the full-size acceptance run: receipts (and edits, deletes) are placed at the time
+    // evosync received them; counted as "WhatsApp time seen", a receipt just before the
+    // disconnect narrowed the reconnect window to its last minute and the gap before it was missed.
+    const r = await rig();
+    const now = Math.floor(Date.now() / 1000);
+    const before = r.evo.generate({ instance: INSTANCE, chats: 5, messages: 100, seed: 33, fromMeRate: 0.5, startTimestamp: now - 600 });
+    const report = await r.evo.publish(before, { concurrency: 4 });
+    expect(report.receipts).toBeGreaterThan(0);
+    await r.evo.setConnection(INSTANCE, 'connecting');
+    // Newer than anything published, but more than a minute before the receipts arrived.
+    const gap = r.evo.generate({ instance: INSTANCE, chats: 5, messages: 40, seed: 34, startTimestamp: now - 300 });
+    await r.evo.setConnection(INSTANCE, 'open');
+    const deadline = Date.now() + 10_000;
+    let run = (await r.app.ledger.listReconcileRuns(INSTANCE, 5)).find((x) => x.trigger === 'reconnect');
+    for (; !run && Date.now() < deadline; await new Promise((res) => setTimeout(res, 50))) {
+      run = (await r.app.ledger.listReconcileRuns(INSTANCE, 5)).find((x) => x.trigger === 'reconnect');
+    }
+    expect(run, JSON.stringify(run)).toMatchObject({ error: null, repaired: deliverable(gap).length });
+    // Back to the newest published message (less the slack), which is before the gap, and no further.
+    expect(run!.windowFrom).toBeLessThanOrEqual((now - 300) * 1000);
+    expect(run!.windowFrom).toBeGreaterThan((now - 600) * 1000);
+    const messages = deliverable([...before, ...gap]);
+    await settled(r.app, messages.length);
+    expect(await verdict(r, messages)).toMatchObject({ missing: 0, duplicated: 0, outOfOrder: 0 });
+  }, 30_000);
+
   it('answers a clear error when Evolution is not configured, and refuses overlapping runs', async () => {
     const cwOnly = await rig({ extra: {} });
     // A second app on its own ledger without the Evolution settings.
