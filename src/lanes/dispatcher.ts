@@ -19,7 +19,15 @@ export interface DispatcherOptions {
   pollMs: number;
   graceMs: number;
   retryBaseMs: number;
+  /**
+   * Messages a lane delivers before it gives its slot to a chat that waits for one (default 25).
+   * Without it the chats beyond the first `concurrency` wait until whole backlogs ahead of them
+   * are delivered; with it every waiting chat moves, in turns.
+   */
+  sliceMessages?: number;
 }
+
+const DEFAULT_SLICE_MESSAGES = 25;
 
 export interface DispatcherDeps {
   ledger: Ledger;
@@ -93,6 +101,8 @@ export class Dispatcher {
   #loop: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #timers: NodeJS.Timeout[] = [];
+  /** The last claim filled every free slot: more chats may be waiting for one. */
+  #backlogged = false;
   delivered = 0;
   /** Messages found guarded by another process (should stay 0: the lease already prevents it). */
   guarded = 0;
@@ -170,6 +180,7 @@ export class Dispatcher {
         try {
           const lanes = await ledger.claimLanes(this.#opts.owner, free, now, this.#opts.leaseMs);
           claimed = lanes.length;
+          this.#backlogged = claimed === free;
           for (const lane of lanes) this.#startLane(lane);
         } catch (error) {
           logger.error({ err: coerceError(error) }, 'claiming lanes failed; retrying');
@@ -226,6 +237,8 @@ export class Dispatcher {
     // over knows which message to look up. Later heads are recorded by each completion.
     if (head?.state === 'pending' && head.nextAttemptAt <= clock.now()) await ledger.markInflight(lane.instance, lane.chat, owner, head.id);
     let suspect = lane.suspect;
+    const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
+    let served = 0;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
       let run = <T>(fn: () => Promise<T>): Promise<T> => fn();
@@ -243,7 +256,10 @@ export class Dispatcher {
       const current = head;
       const outcome = await run(() => this.#handle(current, { ...lane, suspect }));
       const now = clock.now();
-      const keep = this.#state === 'running' ? now + leaseMs : null;
+      served += 1;
+      // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
+      const yieldSlot = served >= slice && this.#backlogged;
+      const keep = this.#state === 'running' && !yieldSlot ? now + leaseMs : null;
       const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
       if (outcome.state === 'delivered') this.delivered += 1;
       // Handlers log their own deliveries, retries and deaths with the upstream's details; a skip

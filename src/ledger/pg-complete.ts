@@ -1,4 +1,5 @@
 import { type Selectable, type Transaction, sql } from 'kysely';
+import { laneAfter } from './lane-after.js';
 import type { Completion, CompletionResult } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
 import { fromRow } from './rows.js';
@@ -55,8 +56,7 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       continue;
     }
     const head = heads.get(key) ?? null;
-    const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
-    const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
+    const { dueAt, keep } = laneAfter(c, head);
     laneRows.push({ instance: c.instance, chat: c.chat, due: dueAt, owner: keep ? c.owner : null, until: keep ? c.keepLeaseUntil : null, inflight: keep && head ? head.id : null });
     results.push({ next: keep ? head : null, leaseHeld: true });
   }

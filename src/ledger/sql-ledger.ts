@@ -8,6 +8,7 @@ import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBuc
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
+import { laneAfter } from './lane-after.js';
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
@@ -210,8 +211,7 @@ export class SqlLedger implements Ledger {
     if (!leaseHeld) return { next: null, leaseHeld: false };
 
     const head = c.deadPolicy === 'hold' ? await headOf(trx, c.instance, c.chat, 'hold') : await this.#headPending(trx, c.instance, c.chat);
-    const dueAt = head && head.state === 'pending' ? head.nextAttemptAt : null;
-    const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
+    const { dueAt, keep } = laneAfter(c, head);
     await this.#stmts.run(trx, 'updateLane', [dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, keep && head ? head.id : null, c.instance, c.chat]);
     return { next: keep ? head : null, leaseHeld: true };
   }

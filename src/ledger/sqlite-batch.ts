@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
+import { laneAfter } from './lane-after.js';
 import type { Completion, CompletionResult, InsertResult, NewMessage } from './ledger.js';
 import { fromRow, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
@@ -81,8 +82,7 @@ export class SqliteBatchCore {
     this.#recordOutcome(c);
     if (lane?.lease_owner !== c.owner) return { next: null, leaseHeld: false };
     const row = (c.deadPolicy === 'hold' ? p.headHold : p.headPending).get(c.instance, c.chat) as Selectable<MessagesTable> | undefined;
-    const dueAt = row && row.state === 'pending' ? Number(row.next_attempt_at) : null;
-    const keep = c.keepLeaseUntil !== null && dueAt !== null && dueAt <= c.nowMs;
+    const { dueAt, keep } = laneAfter(c, row ? { state: row.state, nextAttemptAt: Number(row.next_attempt_at) } : null);
     p.updateLane.run(dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, keep && row ? row.id : null, c.instance, c.chat);
     return { next: keep && row ? row : null, leaseHeld: true };
   }

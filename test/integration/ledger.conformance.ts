@@ -208,6 +208,26 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.releaseLanes('B');
     });
 
+    it('puts a lane given back with its head due behind the lanes already waiting (chats take turns)', async () => {
+      const t0 = now + 5_000;
+      const chats = ['turn-x@s.whatsapp.net', 'turn-y@s.whatsapp.net'];
+      await ledger.insertMessages(chats.flatMap((c) => [1, 2].map(() => ({ message: chatMessage({ chat: c, instance: 'turns' }), direction: 'to_chatwoot' as const, source: 'webhook' as const }))), t0);
+      const mine = (lanes: { instance: string; chat: string }[]) => lanes.filter((l) => l.instance === 'turns').map((l) => l.chat).sort();
+      expect(mine(await ledger.claimLanes('T', 100, t0, 30_000))).toEqual(chats);
+      const give = async (chat: string, at: number) => {
+        const head = await ledger.laneHead('turns', chat, 'skip');
+        const [r] = await ledger.complete([{ messageId: head!.id, instance: 'turns', chat, owner: 'T', outcome: { state: 'delivered', cwMessageId: head!.id, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: at, deadPolicy: 'skip' }]);
+        expect(r).toEqual({ next: null, leaseHeld: true });
+      };
+      // Both still have a due message; x is given back later than y.
+      await give(chats[0]!, t0 + 500);
+      await give(chats[1]!, t0 + 400);
+      // x waits from when it was given back, not from when its message arrived.
+      expect(mine(await ledger.claimLanes('T', 100, t0 + 450, 30_000))).toEqual([chats[1]]);
+      expect(mine(await ledger.claimLanes('T', 100, t0 + 500, 30_000))).toEqual([chats[0]]);
+      await ledger.releaseLanes('T');
+    });
+
     it('holds new messages for the ordering window, so a late sibling with an earlier time goes first', async () => {
       const chat = 'w1@s.whatsapp.net';
       const newer = chatMessage({ chat, timestamp: 500 });
