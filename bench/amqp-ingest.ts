@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
-import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
 import { upsertEnvelope } from './payloads.js';
 
 export interface AmqpIngestFigures {
@@ -112,7 +112,7 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
   const queue = `bench.evosync.${id}`;
   const conn = await amqp.connect(amqpUrl);
   const bodies = Array.from({ length: n }, (_, i) => upsertEnvelope(instance, i, 200));
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   let evo: Awaited<ReturnType<typeof startChild>> | null = null;
   try {
     const ch = await conn.createChannel();

@@ -1,6 +1,6 @@
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
-import { peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
 import { postAll } from './load.js';
 import { ledgerRows, upsertEnvelope } from './payloads.js';
 
@@ -46,7 +46,7 @@ async function prefill(databaseUrl: string, count: number): Promise<void> {
 }
 
 async function runLive(databaseUrl: string, live: number, offset: number): Promise<number | null> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const evo = await startChild('dist/src/bin/evosync.js', ['start'], {
     EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
     // Chatwoot down: nothing drains, every lane is due and retried, the backlog only grows.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { startChild, stopChild, waitHttp } from './child.js';
+import { freePort, startChild, stopChild, waitHttp } from './child.js';
 import { postAll } from './load.js';
 import { upsertEnvelope } from './payloads.js';
 
@@ -67,7 +67,7 @@ export async function benchIngest(backend: 'sqlite' | 'postgres', databaseUrl: s
   const rawHttp = await postAll(rawUrl, bodies, { concurrency });
   await stopChild(raw.child);
 
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const evo = await startChild('dist/src/bin/evosync.js', ['start'], {
     EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
     CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1',

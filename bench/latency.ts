@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { connect } from '../src/ledger/connect.js';
-import { startChild, stopChild, waitHttp } from './child.js';
+import { freePort, startChild, stopChild, waitHttp } from './child.js';
 import { upsertEnvelope } from './payloads.js';
 
 export interface LatencyFigures {
@@ -53,7 +53,7 @@ export async function benchLatency(backend: 'sqlite' | 'postgres', databaseUrl: 
   try {
     const raw = await rawLatencies(sim, n, rate);
     // The fake Chatwoot runs without Rack::Attack here, so evosync's own limiter is off (0) too.
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const evo = await startChild('dist/src/bin/evosync.js', ['start'], {
       EVOSYNC_DATABASE_URL: databaseUrl, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
       CHATWOOT_URL: sim.url, CHATWOOT_API_TOKEN: sim.token, CHATWOOT_ACCOUNT_ID: String(sim.accountId), CHATWOOT_INBOX_ID: String(sim.inboxId),

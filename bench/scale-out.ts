@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
-import { startChild, stopChild, waitHttp } from './child.js';
+import { freePort, startChild, stopChild, waitHttp } from './child.js';
 import { ledgerRows } from './payloads.js';
 
 export interface ScaleOutRow {
@@ -81,7 +81,7 @@ async function pass(
   await ledger.close();
   await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });
 
-  const ports = Array.from({ length: processes }, () => 20000 + Math.floor(Math.random() * 20000));
+  const ports = await Promise.all(Array.from({ length: processes }, () => freePort()));
   const children = await Promise.all(ports.map((port) => startChild('dist/src/bin/evosync.js', ['start'], env(port), false)));
   try {
     await Promise.all(ports.map((port) => waitHttp(`http://127.0.0.1:${port}/healthz`)));

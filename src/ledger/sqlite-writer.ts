@@ -39,6 +39,8 @@ export class ThreadBatches implements SqliteBatches {
     const file = threadModule();
     if (!file) return null;
     const worker = new Worker(file, { workerData: { path, checkpointsElsewhere } satisfies WriterData });
+    // The thread keeps the process alive only while it holds a request (see #request / #answer).
+    worker.unref();
     return new ThreadBatches(worker, fallback);
   }
 
@@ -61,6 +63,7 @@ export class ThreadBatches implements SqliteBatches {
     const worker = this.#worker;
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.#pending.size === 0) worker?.ref();
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker?.postMessage({ ...body, id } as WriterRequest);
     });
@@ -70,6 +73,7 @@ export class ThreadBatches implements SqliteBatches {
     const waiter = this.#pending.get(reply.id);
     if (!waiter) return;
     this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker?.unref();
     if (reply.ok) waiter.resolve(reply.result);
     else waiter.reject(Object.assign(new Error(reply.message), { code: reply.code ?? undefined }));
   }
@@ -99,6 +103,8 @@ export class ThreadBatches implements SqliteBatches {
       })));
       this.#worker = null;
       const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+      // Held until the thread closed its connection: a clean close leaves no log to recover.
+      worker.ref();
       worker.postMessage('stop');
       const timer = setTimeout(() => void worker.terminate(), 2000);
       await exited;

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempSqliteUrl } from '../helpers/services.js';
@@ -31,6 +33,25 @@ describe('evosync CLI', () => {
     const status = run(['status', '--json'], { EVOSYNC_DATABASE_URL: db });
     expect(status.status).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, delivered: 0, dead: 0, refused: 0 });
+  });
+
+  it('start on a port already taken exits 1 with the reason, stopping what it had started (no half-started process)', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    const db = tempSqliteUrl();
+    try {
+      const r = run(['start'], {
+        EVOSYNC_DATABASE_URL: db, EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: String(port), EVOSYNC_LOG_LEVEL: 'error',
+        CHATWOOT_URL: 'http://127.0.0.1:9', CHATWOOT_API_TOKEN: 'x', CHATWOOT_ACCOUNT_ID: '1', CHATWOOT_INBOX_ID: '1', EVOSYNC_WEBHOOK_TOKEN: 'cli-test-webhook-token-0123456789',
+      });
+      expect(r.error).toBeUndefined(); // not killed by the timeout: it exited by itself
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('EADDRINUSE');
+      expect(existsSync(`${db.slice('sqlite:'.length)}.lock`)).toBe(false);
+    } finally {
+      holder.close();
+    }
   });
 
   it('unknown commands and flags are refused', () => {
