@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createChatwootSim } from '../../sim/chatwoot/index.js';
-import { createEvosync } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { DASHBOARD_PASSWORD as PASSWORD, DASHBOARD_USER as USER, DASHBOARD_WEBHOOK_TOKEN as WEBHOOK_TOKEN, startDashboardApp } from '../helpers/dashboard-app.js';
 import { cleanups, until } from '../helpers/lifecycle.js';
-import { tempSqliteUrl } from '../helpers/services.js';
 import { chromiumAvailable, launchChromium } from './dashboard.chromium.js';
 
-const WEBHOOK_TOKEN = 'live-browser-webhook-token-0123';
-const USER = 'operator';
-const PASSWORD = 'live-browser-password-42';
 const INSTANCE = 'desk';
 
 const cleanup = cleanups();
@@ -26,19 +19,7 @@ async function logIn(page: Page, address: string): Promise<void> {
 if (chromiumAvailable()) {
   describe('dashboard live updates in a real browser (headless Chromium)', () => {
     it('counters change without a reload as messages are delivered, under the page\'s CSP, and the page without JavaScript is the static one', async () => {
-      const cw = await createChatwootSim({ seed: 41 });
-      cleanup.push(() => cw.close());
-      const app = await createEvosync(
-        loadConfig({
-          EVOSYNC_DATABASE_URL: tempSqliteUrl(), EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0',
-          CHATWOOT_URL: cw.url, CHATWOOT_API_TOKEN: cw.token, CHATWOOT_ACCOUNT_ID: String(cw.accountId), CHATWOOT_INBOX_ID: String(cw.inboxId),
-          EVOSYNC_WEBHOOK_TOKEN: WEBHOOK_TOKEN, EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RECONCILE_INTERVAL_MS: '0',
-          EVOSYNC_DASHBOARD_USER: USER, EVOSYNC_DASHBOARD_PASSWORD: PASSWORD, EVOSYNC_LOG_LEVEL: 'silent',
-        }),
-        { logger: createLogger('silent') },
-      );
-      cleanup.push(() => app.stop());
-      const address = await app.listen();
+      const { address } = await startDashboardApp(cleanup, { seed: 41 });
 
       const browser: Browser = await launchChromium();
       cleanup.push(() => browser.close());

@@ -1,33 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { createChatwootSim } from '../../sim/chatwoot/index.js';
-import { createEvosync, type Evosync } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/lib/logger.js';
+import type { Evosync } from '../../src/app.js';
+import { DASHBOARD_PASSWORD as PASSWORD, DASHBOARD_USER as USER, DASHBOARD_WEBHOOK_TOKEN as WEBHOOK_TOKEN, startDashboardApp } from '../helpers/dashboard-app.js';
 import { cleanups, until } from '../helpers/lifecycle.js';
-import { tempSqliteUrl } from '../helpers/services.js';
 import { SseClient } from '../helpers/sse.js';
 
-const WEBHOOK_TOKEN = 'live-webhook-token-0123456789';
-const USER = 'operator';
-const PASSWORD = 'live-updates-password-42';
 const INSTANCE = 'desk';
 
 const cleanup = cleanups();
 
-async function start(env: Record<string, string> = {}, heartbeatMs?: number): Promise<{ app: Evosync; address: string }> {
-  const cw = await createChatwootSim({ seed: 31 });
-  cleanup.push(() => cw.close());
-  const app = await createEvosync(
-    loadConfig({
-      EVOSYNC_DATABASE_URL: tempSqliteUrl(), EVOSYNC_HOST: '127.0.0.1', EVOSYNC_PORT: '0',
-      CHATWOOT_URL: cw.url, CHATWOOT_API_TOKEN: cw.token, CHATWOOT_ACCOUNT_ID: String(cw.accountId), CHATWOOT_INBOX_ID: String(cw.inboxId),
-      EVOSYNC_WEBHOOK_TOKEN: WEBHOOK_TOKEN, EVOSYNC_ORDER_WINDOW_MS: '0', EVOSYNC_RECONCILE_INTERVAL_MS: '0',
-      EVOSYNC_DASHBOARD_USER: USER, EVOSYNC_DASHBOARD_PASSWORD: PASSWORD, EVOSYNC_LOG_LEVEL: 'silent', ...env,
-    }),
-    { logger: createLogger('silent'), ...(heartbeatMs ? { liveHeartbeatMs: heartbeatMs } : {}) },
-  );
-  cleanup.push(() => app.stop());
-  return { app, address: await app.listen() };
+function start(env: Record<string, string> = {}, heartbeatMs?: number): Promise<{ app: Evosync; address: string }> {
+  return startDashboardApp(cleanup, { seed: 31, env, ...(heartbeatMs ? { heartbeatMs } : {}) });
 }
 
 async function login(app: Evosync): Promise<string> {
