@@ -31,7 +31,8 @@ export async function reconcileCommand(env: NodeJS.ProcessEnv, args: ReconcileAr
   const fromMs = parseSince(args.since, now);
   const chat = args.chat ? parseChat(args.chat) : null;
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const conn = await connect(config.database.url, { exclusive: true });
+  // One run, nothing else to keep responsive meanwhile: its batches commit inline, without a writer thread's memory.
+  const conn = await connect(config.database.url, { exclusive: true, writerThread: false });
   const client = new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs);
   const target = targetFor(config, args.instance);
   // Agent replies are looked for in the instance's inbox; without a Chatwoot target, WhatsApp → Chatwoot only.
