@@ -34,7 +34,10 @@ export class LedgerWatch {
     return this.#pollMs;
   }
 
-  /** The first reading is the baseline: what the watcher already shows. */
+  /**
+   * The first reading is reported as a change too: the watcher's page was rendered before it, and
+   * whatever another process did in between would otherwise become the baseline, never shown.
+   */
   start(): void {
     if (this.#running) return;
     this.#running = true;
@@ -54,7 +57,7 @@ export class LedgerWatch {
       const now = await this.#fingerprint();
       if (generation !== this.#generation) return;
       this.polls += 1;
-      if (this.#running && this.#last !== null && now !== this.#last) this.#onChange();
+      if (this.#running && now !== this.#last) this.#onChange();
       this.#last = now;
     } catch (error) {
       // The ledger being away shows in /readyz; the dashboard simply learns nothing new meanwhile.

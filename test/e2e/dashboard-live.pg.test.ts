@@ -76,6 +76,8 @@ describe.skipIf(!available)('dashboard live updates across processes (PostgreSQL
     expect(streamA.status).toBe(200);
     await streamA.waitFor('mode', (d) => (d as { mode: string }).mode === 'cluster');
     await streamC.waitFor('mode', (d) => (d as { mode: string }).mode === 'ledger' && (d as { ledgerPollMs: number }).ledgerPollMs === 1000);
+    // C's first ledger reading is reported too (its page is older than it); later ones only on a difference.
+    await streamC.waitFor('change', (d) => (d as Change).via.includes('ledger'), 8000);
 
     // 1. B alone learns that the instance connected (no delivery involved, nobody else ingests).
     evo.setWebhook(instance, { url: `${b.url}/webhooks/evolution`, headers: { authorization: `Bearer ${WEBHOOK_TOKEN}` } });

@@ -93,8 +93,10 @@ describe.skipIf(!(await redisAvailable()))('live updates through Redis pub/sub',
       const changes: LiveChange[] = [];
       feed.subscribe({ change: (c) => changes.push(c), mode: () => {} });
       feed.activity.note('desk', 'delivered');
-      await until('the local change', () => changes.length > 0, 2000);
-      expect(changes).toEqual([{ via: 'local', changes: { desk: { delivered: 1 } } }]);
+      await until('the local change', () => changes.some((c) => c.via === 'local'), 2000);
+      expect(changes.filter((c) => c.via === 'local')).toEqual([{ via: 'local', changes: { desk: { delivered: 1 } } }]);
+      // Besides it, only the ledger watch's first reading (the listener's page may be older than it).
+      expect(changes.filter((c) => c.via !== 'local')).toEqual([{ via: 'ledger', changes: {} }]);
       expect(feed.mode).toBe('ledger');
       expect(channel.listening).toBe(false);
       expect(channel.published).toBe(0);
