@@ -1,10 +1,13 @@
+/** The policy of every page: nothing but inline styles, images of its own, forms to itself. */
+const BASE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /**
  * Security headers of every dashboard answer: no script may run (pages have none), styles only
  * inline, no framing, no caching of pages that show message content, no referrer carrying ids to
  * other sites.
  */
 export const HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': BASE_CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form posts.
@@ -19,5 +22,5 @@ export const HEADERS: Readonly<Record<string, string>> = {
  */
 export const LIVE_PAGE_HEADERS: Readonly<Record<string, string>> = {
   ...HEADERS,
-  'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': `${BASE_CSP}; script-src 'self'; connect-src 'self'`,
 };
