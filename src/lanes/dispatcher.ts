@@ -229,13 +229,24 @@ export class Dispatcher {
     this.#active.add(p);
   }
 
+  /**
+   * Delivers a lane's messages in order, one request at a time. A message that succeeded is
+   * followed at once by the next one the last commit named (pipelining): its own outcome commits
+   * while the next request is on its way, instead of holding the chat up for a disk flush. That is
+   * safe because every message sent has been named as in flight by a commit made before it was
+   * sent — the lane start, or the completion before — so a takeover looks up each one whose outcome
+   * never committed. One completion per lane is outstanding at a time, so they commit in order.
+   */
   async #runLane(lane: ClaimedLane): Promise<void> {
     const { ledger, clock } = this.#deps;
     const { owner, deadPolicy, leaseMs } = this.#opts;
-    let head = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
     // Committed before anything is sent: if this process dies mid-request, whoever takes the lane
-    // over knows which message to look up. Later heads are recorded by each completion.
-    if (head?.state === 'pending' && head.nextAttemptAt <= clock.now()) await ledger.markInflight(lane.instance, lane.chat, owner, head.id);
+    // over knows which messages to look up. Later ones are named by each completion.
+    const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
+    let head = start.head;
+    let then = start.then;
+    /** The commit of the previous outcome, still running while `head` is being sent. */
+    let committing: Promise<CompletionResult> | null = null;
     let suspect = lane.suspect;
     const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
     let served = 0;
@@ -246,10 +257,17 @@ export class Dispatcher {
         const turn = await this.#deps.pace(lane, this.#abort.signal);
         run = turn.run;
         if (turn.waitedMs > PACE_REREAD_MS) {
-          const fresh = await ledger.laneHead(lane.instance, lane.chat, deadPolicy);
-          if (!fresh || fresh.state !== 'pending' || fresh.nextAttemptAt > clock.now()) break;
-          if (fresh.id !== head.id) await ledger.markInflight(lane.instance, lane.chat, owner, fresh.id);
-          head = fresh;
+          // An older message may have been committed meanwhile: read the head again (after the
+          // commit still running, which names the lane's messages in flight, is done).
+          if (committing) {
+            const prev: CompletionResult = await committing;
+            committing = null;
+            if (!prev.leaseHeld) return;
+          }
+          const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
+          if (!fresh.head || fresh.head.state !== 'pending' || fresh.head.nextAttemptAt > clock.now()) break;
+          head = fresh.head;
+          then = fresh.then;
         }
       }
       const startedAt = clock.now();
@@ -257,23 +275,56 @@ export class Dispatcher {
       const outcome = await run(() => this.#handle(current, { ...lane, suspect }));
       const now = clock.now();
       served += 1;
+      suspect = false;
+      if (committing) {
+        // The commit that named `current` in flight: it also names what may follow it.
+        const prev: CompletionResult = await committing;
+        committing = null;
+        if (!prev.leaseHeld) {
+          // Taken over meanwhile: the outcome is still recorded; the lane is someone else's.
+          await this.#record({ messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: null, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
+          this.#observe(current, outcome, now, startedAt);
+          return;
+        }
+        then = prev.then;
+      }
       // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
       const yieldSlot = served >= slice && this.#backlogged;
       const keep = this.#state === 'running' && !yieldSlot ? now + leaseMs : null;
-      const result = await this.#record({ messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
-      if (outcome.state === 'delivered') this.delivered += 1;
-      // Handlers log their own deliveries, retries and deaths with the upstream's details; a skip
-      // is decided by rules, not by an upstream, so the lane states it once for every handler.
-      else if (outcome.state === 'skipped') this.#deps.logger.debug({ messageId: head.id, waId: head.waId, instance: head.instance, chat: head.chat, attempt: head.attempts + 1, durationMs: now - startedAt, reason: outcome.reason }, 'message skipped');
-      this.#deps.metrics?.outcome(head.direction, outcomeLabel(outcome), outcome.state === 'delivered' ? now - head.receivedAt : null);
-      // A retry changes no count the dashboard shows (the message stays pending): not worth a note.
-      if (outcome.state !== 'retry') this.#deps.activity?.note(lane.instance, outcome.state);
-      suspect = false;
+      const completion: Completion = { messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt };
+      if (outcome.state === 'delivered' && keep !== null && then !== null) {
+        const next: LedgerMessage = then;
+        committing = this.#record({ ...completion, pipelined: next.id });
+        // Awaited with the next outcome; a failure until then must not count as unhandled.
+        committing.catch(() => undefined);
+        this.#observe(current, outcome, now, startedAt);
+        head = next;
+        then = null;
+        continue;
+      }
+      const result = await this.#record(completion);
+      this.#observe(current, outcome, now, startedAt);
       if (!result.leaseHeld) return;
       head = result.next;
+      then = result.then;
       if (!head) return;
     }
+    if (committing) {
+      const prev: CompletionResult = await committing;
+      if (!prev.leaseHeld) return;
+    }
     await ledger.settleLane(lane.instance, lane.chat, owner, deadPolicy);
+  }
+
+  /** Counts, logs and notes one recorded outcome. */
+  #observe(row: LedgerMessage, outcome: CompletionOutcome, now: number, startedAt: number): void {
+    if (outcome.state === 'delivered') this.delivered += 1;
+    // Handlers log their own deliveries, retries and deaths with the upstream's details; a skip
+    // is decided by rules, not by an upstream, so the lane states it once for every handler.
+    else if (outcome.state === 'skipped') this.#deps.logger.debug({ messageId: row.id, waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - startedAt, reason: outcome.reason }, 'message skipped');
+    this.#deps.metrics?.outcome(row.direction, outcomeLabel(outcome), outcome.state === 'delivered' ? now - row.receivedAt : null);
+    // A retry changes no count the dashboard shows (the message stays pending): not worth a note.
+    if (outcome.state !== 'retry') this.#deps.activity?.note(row.instance, outcome.state);
   }
 
   /** An outcome that happened must be recorded: a short database hiccup is retried, not dropped. */

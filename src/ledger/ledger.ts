@@ -73,13 +73,30 @@ export interface Completion {
    * the two apart needs the send time, not the time Chatwoot answered.
    */
   attemptStartedAt?: number;
+  /**
+   * The message the lane owner is already sending, before this outcome is committed (pipelining:
+   * it was named as the lane's next in flight by the commit before). The lane stays leased, and
+   * the commit names it and the message after it as in flight.
+   */
+  pipelined?: number | null;
 }
 
 export interface CompletionResult {
   /** The lane's next head when it is due now and the lease was kept; the caller continues with it. */
   next: LedgerMessage | null;
+  /**
+   * The message after `next` (or after the pipelined one), committed as in flight too: the caller
+   * may send it as soon as the one before it succeeded, without waiting for that one's commit.
+   */
+  then: LedgerMessage | null;
   /** False when another process had taken the lane over (the outcome was still recorded). */
   leaseHeld: boolean;
+}
+
+export interface LaneStart {
+  head: LedgerMessage | null;
+  /** When the head is due: the message after it that may be pipelined (also marked in flight). */
+  then: LedgerMessage | null;
 }
 
 export interface RefusedInput {
@@ -232,6 +249,11 @@ export interface Ledger {
 
   /** Leases up to `limit` due, unleased lanes to `owner`. */
   claimLanes(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]>;
+  /**
+   * A new lease's start: the lane's head and, when the head is due, commits it (and the message it
+   * may be followed by at once, `then`) as in flight before anything is sent.
+   */
+  startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart>;
   /** The lane's first message still to deliver (and, with policy hold, a dead head that blocks it). */
   laneHead(instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null>;
   /** Records outcomes and moves each lane on, all in one transaction. */
@@ -240,8 +262,11 @@ export interface Ledger {
   settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
   /** Extends the owner's leases of these lanes: a slow delivery must not lose its lane mid-request. */
   renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number>;
-  /** Records which message the owner is about to deliver, before it is sent (see takeovers). */
-  markInflight(instance: string, chat: string, owner: string, messageId: number): Promise<void>;
+  /**
+   * Records which message the owner is about to deliver, and the one it may send right after it,
+   * before either is sent (see takeovers).
+   */
+  markInflight(instance: string, chat: string, owner: string, messageId: number, nextId?: number | null): Promise<void>;
   /** Gives a lane up after its outcome could not be recorded: suspect, so its head is looked up. */
   abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void>;
   /** Highest Chatwoot id committed as delivered in a chat: where a look-up for a lost answer starts. */

@@ -174,6 +174,14 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`alter table messages add column sent_at ${sql.raw(big)}`.execute(db);
       },
     },
+    '0009_inflight_next': {
+      // A lane owner sends a chat's next message while the previous one's outcome is still being
+      // committed (pipelining). The commit before names both, so a takeover knows every message
+      // that may be on the other side without a recorded outcome.
+      async up(db: Kysely<unknown>) {
+        await sql`alter table lanes add column inflight_next_id ${sql.raw(big)}`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,6 +1,6 @@
 import { type Selectable, type Transaction, sql } from 'kysely';
-import { laneAfter } from './lane-after.js';
-import type { Completion, CompletionResult } from './ledger.js';
+import { LANE_LOOKAHEAD, laneAfter } from './lane-after.js';
+import type { Completion, CompletionResult, LedgerMessage } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
 import { fromRow } from './rows.js';
 
@@ -35,7 +35,7 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   for (const c of items) if (c.outcome.state !== 'delivered') await recordOutcome(trx, c, false);
 
   const held = items.filter((c) => ownerOf.get(`${c.instance}\u0000${c.chat}`) === c.owner);
-  const heads = new Map<string, ReturnType<typeof fromRow>>();
+  const heads = new Map<string, LedgerMessage[]>();
   if (held.length > 0) {
     const states = (c: Completion) => (c.deadPolicy === 'hold' ? '{pending,dead}' : '{pending}');
     const rows = await sql<Selectable<MessagesTable>>`
@@ -43,28 +43,32 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       cross join lateral (
         select * from messages m
         where m.instance = l.instance and m.chat = l.chat and m.state = any(l.states::text[])
-        order by m.maybe_sent desc, m.wa_ts, m.id limit 1) h`.execute(trx);
-    for (const r of rows.rows) heads.set(`${r.instance}\u0000${r.chat}`, fromRow(r));
+        order by m.maybe_sent desc, m.wa_ts, m.id limit ${LANE_LOOKAHEAD}) h
+      order by h.instance, h.chat, h.maybe_sent desc, h.wa_ts, h.id`.execute(trx);
+    for (const r of rows.rows) {
+      const key = `${r.instance}\u0000${r.chat}`;
+      heads.set(key, [...(heads.get(key) ?? []), fromRow(r)]);
+    }
   }
 
   const results: CompletionResult[] = [];
-  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null; inflight: number | null }[] = [];
+  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null; inflight: number | null; next: number | null }[] = [];
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
-      results.push({ next: null, leaseHeld: false });
+      results.push({ next: null, then: null, leaseHeld: false });
       continue;
     }
-    const head = heads.get(key) ?? null;
-    const { dueAt, keep } = laneAfter(c, head);
-    laneRows.push({ instance: c.instance, chat: c.chat, due: dueAt, owner: keep ? c.owner : null, until: keep ? c.keepLeaseUntil : null, inflight: keep && head ? head.id : null });
-    results.push({ next: keep ? head : null, leaseHeld: true });
+    const move = laneAfter(c, heads.get(key) ?? []);
+    laneRows.push({ instance: c.instance, chat: c.chat, due: move.dueAt, owner: move.keep ? c.owner : null, until: move.keep ? c.keepLeaseUntil : null, inflight: move.inflightId, next: move.inflightNextId });
+    results.push({ next: move.next, then: move.then, leaseHeld: true });
   }
   if (laneRows.length > 0) {
     await sql`
-      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, inflight_id = v.inflight, suspect = 0
+      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, inflight_id = v.inflight, inflight_next_id = v.next, suspect = 0
       from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.due)}::bigint[],
-                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[]) as v(instance, chat, due, owner, until, inflight)
+                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[],
+                  ${laneRows.map((r) => r.next)}::bigint[]) as v(instance, chat, due, owner, until, inflight, next)
       where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
   }
   return results;

@@ -48,6 +48,8 @@ export interface LanesTable {
   suspect: number;
   /** The message the lease owner is delivering now (null between messages). */
   inflight_id: number | null;
+  /** The message the owner may send right after `inflight_id`, before that one's outcome commits (0009). */
+  inflight_next_id: number | null;
 }
 
 export interface RefusedTable {

@@ -1,14 +1,14 @@
 import { type Kysely, Migrator, type Selectable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
 import type {
-  ChatLink, ClaimedLane, Completion, CompletionResult, IdentityRecord, InsertResult, KnownWaId, LearnResult, Ledger, LedgerCounts, LedgerMessage,
+  ChatLink, ClaimedLane, Completion, CompletionResult, IdentityRecord, InsertResult, KnownWaId, LaneStart, LearnResult, Ledger, LedgerCounts, LedgerMessage,
   MessageQuery, MessageState, NewMessage, ReconcileRun, RefusedInput,
 } from './ledger.js';
 import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBucket } from './ledger.js';
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
-import { laneAfter } from './lane-after.js';
+import { LANE_LOOKAHEAD, laneAfter, laneStart } from './lane-after.js';
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
@@ -150,23 +150,29 @@ export class SqlLedger implements Ledger {
   async claimLanes(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]> {
     if (limit <= 0) return [];
     const until = nowMs + leaseMs;
-    const query =
-      this.dialect === 'postgres'
-        ? sql<{ instance: string; chat: string; suspect: number }>`
-            update lanes set lease_owner = ${owner}, lease_until = ${until}
-            where (instance, chat) in (
-              select instance, chat from lanes
-              where due_at <= ${nowMs} and lease_owner is null
-              order by due_at limit ${limit}
-              for update skip locked)
-            returning instance, chat, suspect`
-        : sql<{ instance: string; chat: string; suspect: number }>`
-            update lanes set lease_owner = ${owner}, lease_until = ${until}
-            where rowid in (
-              select rowid from lanes
-              where due_at <= ${nowMs} and lease_owner is null
-              order by due_at limit ${limit})
-            returning instance, chat, suspect`;
+    const batches = this.#batches;
+    if (batches) {
+      try {
+        return await batches.claim(owner, limit, nowMs, leaseMs);
+      } catch (error) {
+        if ((error as { code?: string }).code !== WRITER_GONE) throw error;
+        // The thread may have committed the claim before it went: those leases carry this claim's
+        // exact expiry. Left unknown, nothing would renew or work them, and a process never reaps
+        // its own leases.
+        const taken = await this.#db.selectFrom('lanes').select(['instance', 'chat', 'suspect']).where('lease_owner', '=', owner).where('lease_until', '=', until).execute();
+        const more = await batches.claim(owner, limit - taken.length, nowMs, leaseMs);
+        return [...taken.map((r) => ({ instance: r.instance, chat: r.chat, suspect: Number(r.suspect) === 1 })), ...more];
+      }
+    }
+    // PostgreSQL (SQLite claims on its batch path): SKIP LOCKED lets several processes share lanes.
+    const query = sql<{ instance: string; chat: string; suspect: number }>`
+      update lanes set lease_owner = ${owner}, lease_until = ${until}
+      where (instance, chat) in (
+        select instance, chat from lanes
+        where due_at <= ${nowMs} and lease_owner is null
+        order by due_at limit ${limit}
+        for update skip locked)
+      returning instance, chat, suspect`;
     const { rows } = await query.execute(this.#db);
     return rows.map((r) => ({ instance: r.instance, chat: r.chat, suspect: Number(r.suspect) === 1 }));
   }
@@ -208,12 +214,11 @@ export class SqlLedger implements Ledger {
     const leaseHeld = lane.rows[0]?.lease_owner === c.owner;
 
     await this.#recordOutcome(trx, c, true);
-    if (!leaseHeld) return { next: null, leaseHeld: false };
+    if (!leaseHeld) return { next: null, then: null, leaseHeld: false };
 
-    const head = c.deadPolicy === 'hold' ? await headOf(trx, c.instance, c.chat, 'hold') : await this.#headPending(trx, c.instance, c.chat);
-    const { dueAt, keep } = laneAfter(c, head);
-    await this.#stmts.run(trx, 'updateLane', [dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, keep && head ? head.id : null, c.instance, c.chat]);
-    return { next: keep ? head : null, leaseHeld: true };
+    const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
+    await this.#stmts.run(trx, 'updateLane', [move.dueAt, move.keep ? c.owner : null, move.keep ? c.keepLeaseUntil : null, move.inflightId, move.inflightNextId, c.instance, c.chat]);
+    return { next: move.next, then: move.then, leaseHeld: true };
   }
 
   /** Writes one outcome onto its message (only while still pending: a late duplicate changes nothing). */
@@ -240,6 +245,8 @@ export class SqlLedger implements Ledger {
   }
 
   async settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void> {
+    const batches = this.#batches;
+    if (batches) return withRetry(() => batches.settle(instance, chat, owner, deadPolicy));
     await this.#db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') {
         await sql`select 1 from lanes where instance = ${instance} and chat = ${chat} for update`.execute(trx);
@@ -248,7 +255,7 @@ export class SqlLedger implements Ledger {
       const due = head && head.state === 'pending' ? head.nextAttemptAt : null;
       const r = await trx
         .updateTable('lanes')
-        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null })
+        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -287,8 +294,22 @@ export class SqlLedger implements Ledger {
     return n;
   }
 
-  async markInflight(instance: string, chat: string, owner: string, messageId: number): Promise<void> {
-    await this.#stmts.run(this.#db, 'markInflight', [messageId, instance, chat, owner]);
+  async markInflight(instance: string, chat: string, owner: string, messageId: number, nextId: number | null = null): Promise<void> {
+    await this.#stmts.run(this.#db, 'markInflight', [messageId, nextId, instance, chat, owner]);
+  }
+
+  async startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart> {
+    const batches = this.#batches;
+    if (batches) return batches.startLane(instance, chat, owner, deadPolicy, nowMs);
+    return withRetry(() =>
+      this.#db.transaction().execute(async (trx) => {
+        // The lane row first (the global lock order): a completion or fold waits for us.
+        await this.#stmts.run(trx, 'laneOwner', [instance, chat]);
+        const start = laneStart(nowMs, await headsOf(trx, instance, chat, deadPolicy));
+        if (start.inflightId !== null) await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
+        return { head: start.head, then: start.then };
+      }),
+    );
   }
 
   async abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void> {
@@ -296,7 +317,7 @@ export class SqlLedger implements Ledger {
       await this.#flagInflight(trx, (q) => q.where('instance', '=', instance).where('chat', '=', chat).where('lease_owner', '=', owner));
       await trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, suspect: 1, due_at: nowMs })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1, due_at: nowMs })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -305,19 +326,23 @@ export class SqlLedger implements Ledger {
   }
 
   /**
-   * The message a lost owner was delivering may be in Chatwoot already: flag it, so it is looked up
-   * before any re-send and, pinned at the head of its lane, settled before anything else there.
+   * The messages a lost owner was delivering (the one in flight and, pipelined, the one after it)
+   * may be in Chatwoot already: flag them, so each is looked up before any re-send and, pinned at
+   * the head of its lane, settled before anything else there.
    */
   async #flagInflight(
     trx: Transaction<Database>,
     which: (q: SelectQueryBuilder<Database, 'lanes', object>) => SelectQueryBuilder<Database, 'lanes', object>,
   ): Promise<void> {
-    await trx
-      .updateTable('messages')
-      .set({ maybe_sent: 1 })
-      .where('state', '=', 'pending')
-      .where('id', 'in', which(trx.selectFrom('lanes')).select('inflight_id').where('inflight_id', 'is not', null) as never)
-      .execute();
+    const flag = (column: 'inflight_id' | 'inflight_next_id') =>
+      trx
+        .updateTable('messages')
+        .set({ maybe_sent: 1 })
+        .where('state', '=', 'pending')
+        .where('id', 'in', which(trx.selectFrom('lanes')).select(column).where(column, 'is not', null) as never)
+        .execute();
+    await flag('inflight_id');
+    await flag('inflight_next_id');
   }
 
   async lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null> {
@@ -333,7 +358,7 @@ export class SqlLedger implements Ledger {
 
   async releaseLanes(owner: string): Promise<number> {
     return this.#db.transaction().execute(async (trx) => {
-      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
+      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
       const n = Number(r.numUpdatedRows);
       // A stopping process's lanes are free at once: the others need not wait for their next poll.
       if (n > 0 && this.dialect === 'postgres') await notifyWork(trx);
@@ -349,7 +374,7 @@ export class SqlLedger implements Ledger {
       });
       let q = trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, suspect: 1 })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1 })
         .where('lease_owner', 'is not', null)
         .where('lease_until', '<', nowMs);
       if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);
@@ -632,8 +657,13 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
 }
 
 async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip' | 'hold'): Promise<LedgerMessage | null> {
+  return (await headsOf(db, instance, chat, deadPolicy, 1))[0] ?? null;
+}
+
+/** The lane's first messages in lane order: what it delivers next, and what may follow at once. */
+async function headsOf(db: Db, instance: string, chat: string, deadPolicy: 'skip' | 'hold', limit = LANE_LOOKAHEAD): Promise<LedgerMessage[]> {
   // `state = 'pending'` (not IN) lets SQLite walk the lane index in order and stop at the first row.
-  const r = await db
+  const rows = await db
     .selectFrom('messages')
     .selectAll()
     .where('instance', '=', instance)
@@ -642,7 +672,7 @@ async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip'
     .orderBy('maybe_sent', 'desc')
     .orderBy('wa_ts')
     .orderBy('id')
-    .limit(1)
-    .executeTakeFirst();
-  return r ? fromRow(r) : null;
+    .limit(limit)
+    .execute();
+  return rows.map(fromRow);
 }

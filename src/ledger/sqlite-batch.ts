@@ -1,30 +1,45 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
-import { laneAfter } from './lane-after.js';
-import type { Completion, CompletionResult, InsertResult, NewMessage } from './ledger.js';
+import { laneAfter, laneStart } from './lane-after.js';
+import type { ClaimedLane, Completion, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
 import { fromRow, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import type { Statements } from './statements.js';
 
 /** Outcome writes only this path needs (SQLite syntax: scalar `max`). */
 const SQLITE_ONLY = {
-  headHold: "select * from messages where instance = ? and chat = ? and state in ('pending', 'dead') order by maybe_sent desc, wa_ts, id limit 1",
+  claim: `update lanes set lease_owner = ?, lease_until = ?
+          where rowid in (select rowid from lanes where due_at <= ? and lease_owner is null order by due_at limit ?)
+          returning instance, chat, suspect`,
+  settle: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null where instance = ? and chat = ? and lease_owner = ?',
   markSkipped: "update messages set state = 'skipped', last_error = ?, updated_at = ? where id = ? and state = 'pending'",
   markDead: "update messages set state = 'dead', last_error = ?, updated_at = ?, attempts = attempts + 1 where id = ? and state = 'pending'",
   // An attempt that may have reached the other side keeps its start as the send time.
   markRetry: "update messages set last_error = ?, next_attempt_at = ?, updated_at = ?, attempts = attempts + ?, maybe_sent = max(maybe_sent, ?), sent_at = case when ? = 1 then coalesce(sent_at, ?) else sent_at end where id = ? and state = 'pending'",
 } as const;
 
-type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headPending' | 'updateLane' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
+type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headsPending' | 'headsHold' | 'messageById' | 'updateLane' | 'markInflight' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
 
 /** A message as the insert statement takes it (built where the batch is made, see toRow). */
 export type MessageRow = ReturnType<typeof toRow>;
 
-/** A completion's result with the next head as its raw row: rows cross a thread boundary cheaply. */
+type Row = Selectable<MessagesTable>;
+
+/** A completion's result with the next heads as raw rows: rows cross a thread boundary cheaply. */
 export interface RawCompletionResult {
-  next: Selectable<MessagesTable> | null;
+  next: Row | null;
+  then: Row | null;
   leaseHeld: boolean;
 }
+
+export interface RawLaneStart {
+  head: Row | null;
+  then: Row | null;
+}
+
+/** What the lane rules (lane-after.ts) read of a lane's first rows; whole rows only for those returned. */
+type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at'>;
+const asLaneRow = (r: HeadRow) => ({ id: Number(r.id), state: r.state, direction: r.direction, nextAttemptAt: Number(r.next_attempt_at) });
 
 /**
  * The two hot write paths of a SQLite ledger — ingest batches and delivery completions — as one
@@ -50,8 +65,10 @@ export class SqliteBatchCore {
     const prep = (text: string) => this.#raw.prepare(text);
     this.#prepared = {
       insertMessage: prep(s.text('insertMessage')), upsertLane: prep(s.text('upsertLane')), laneOwner: prep(s.text('laneOwner')),
-      markDelivered: prep(s.text('markDelivered')), headPending: prep(s.text('headPending')), updateLane: prep(s.text('updateLane')),
-      headHold: prep(SQLITE_ONLY.headHold), markSkipped: prep(SQLITE_ONLY.markSkipped), markDead: prep(SQLITE_ONLY.markDead), markRetry: prep(SQLITE_ONLY.markRetry),
+      markDelivered: prep(s.text('markDelivered')), headsPending: prep(s.text('headsPending')), headsHold: prep(s.text('headsHold')), messageById: prep(s.text('messageById')),
+      updateLane: prep(s.text('updateLane')), markInflight: prep(s.text('markInflight')),
+      claim: prep(SQLITE_ONLY.claim), settle: prep(SQLITE_ONLY.settle),
+      markSkipped: prep(SQLITE_ONLY.markSkipped), markDead: prep(SQLITE_ONLY.markDead), markRetry: prep(SQLITE_ONLY.markRetry),
     };
     return this.#prepared;
   }
@@ -80,11 +97,42 @@ export class SqliteBatchCore {
     const p = this.#p();
     const lane = p.laneOwner.get(c.instance, c.chat) as { lease_owner: string | null } | undefined;
     this.#recordOutcome(c);
-    if (lane?.lease_owner !== c.owner) return { next: null, leaseHeld: false };
-    const row = (c.deadPolicy === 'hold' ? p.headHold : p.headPending).get(c.instance, c.chat) as Selectable<MessagesTable> | undefined;
-    const { dueAt, keep } = laneAfter(c, row ? { state: row.state, nextAttemptAt: Number(row.next_attempt_at) } : null);
-    p.updateLane.run(dueAt, keep ? c.owner : null, keep ? c.keepLeaseUntil : null, keep && row ? row.id : null, c.instance, c.chat);
-    return { next: keep && row ? row : null, leaseHeld: true };
+    if (lane?.lease_owner !== c.owner) return { next: null, then: null, leaseHeld: false };
+    const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
+    p.updateLane.run(move.dueAt, move.keep ? c.owner : null, move.keep ? c.keepLeaseUntil : null, move.inflightId, move.inflightNextId, c.instance, c.chat);
+    return { next: this.#row(move.next), then: this.#row(move.then), leaseHeld: true };
+  }
+
+  #heads(instance: string, chat: string, deadPolicy: 'skip' | 'hold') {
+    const p = this.#p();
+    return ((deadPolicy === 'hold' ? p.headsHold : p.headsPending).all(instance, chat) as HeadRow[]).map(asLaneRow);
+  }
+
+  #row(head: { id: number } | null): Row | null {
+    return head ? ((this.#p().messageById.get(head.id) as Row | undefined) ?? null) : null;
+  }
+
+  /** Leases up to `limit` due, unleased lanes (the oldest due first). */
+  claim(owner: string, limit: number, nowMs: number, leaseMs: number): { instance: string; chat: string; suspect: boolean }[] {
+    const rows = this.#p().claim.all(owner, nowMs + leaseMs, nowMs, limit) as { instance: string; chat: string; suspect: number }[];
+    return rows.map((r) => ({ instance: r.instance, chat: r.chat, suspect: Number(r.suspect) === 1 }));
+  }
+
+  /** The new owner's start: heads read and, when due, marked in flight, in one transaction. */
+  startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): RawLaneStart {
+    return this.#raw.transaction(() => {
+      const start = laneStart(nowMs, this.#heads(instance, chat, deadPolicy));
+      if (start.inflightId !== null) this.#p().markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
+      return { head: this.#row(start.head), then: this.#row(start.then) };
+    }).immediate();
+  }
+
+  /** Gives the lane back with its due time recomputed from its head (nothing left in flight). */
+  settle(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): void {
+    this.#raw.transaction(() => {
+      const head = this.#heads(instance, chat, deadPolicy)[0];
+      this.#p().settle.run(head && head.state === 'pending' ? head.nextAttemptAt : null, instance, chat, owner);
+    }).immediate();
   }
 
   /** Only while still pending: a late duplicate outcome changes nothing. */
@@ -98,10 +146,17 @@ export class SqliteBatchCore {
   }
 }
 
-/** The hot write paths as the ledger calls them, wherever the transaction runs. */
+/**
+ * The hot write paths as the ledger calls them, wherever the transaction runs: every write on a
+ * lane's way (claim, start, completion, settle) as well as ingest, so that on the service's
+ * connection none of them waits for the disk on the event loop.
+ */
 export interface SqliteBatches {
   insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]>;
   complete(items: Completion[]): Promise<CompletionResult[]>;
+  claim(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]>;
+  startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart>;
+  settle(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,7 +165,11 @@ export function toMessageRows(rows: readonly NewMessage[], nowMs: number, dueAtM
 }
 
 export function toCompletionResults(raw: readonly RawCompletionResult[]): CompletionResult[] {
-  return raw.map((r) => ({ next: r.next ? fromRow(r.next) : null, leaseHeld: r.leaseHeld }));
+  return raw.map((r) => ({ next: r.next ? fromRow(r.next) : null, then: r.then ? fromRow(r.then) : null, leaseHeld: r.leaseHeld }));
+}
+
+export function toLaneStart(raw: RawLaneStart): LaneStart {
+  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null };
 }
 
 /**
@@ -134,6 +193,18 @@ export class InlineBatches implements SqliteBatches {
 
   complete(items: Completion[]): Promise<CompletionResult[]> {
     return this.#db.connection().execute(async () => toCompletionResults(this.#core.complete(items)));
+  }
+
+  claim(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]> {
+    return this.#db.connection().execute(async () => this.#core.claim(owner, limit, nowMs, leaseMs));
+  }
+
+  startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart> {
+    return this.#db.connection().execute(async () => toLaneStart(this.#core.startLane(instance, chat, owner, deadPolicy, nowMs)));
+  }
+
+  settle(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void> {
+    return this.#db.connection().execute(async () => this.#core.settle(instance, chat, owner, deadPolicy));
   }
 
   async close(): Promise<void> {}

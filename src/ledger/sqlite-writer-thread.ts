@@ -17,7 +17,10 @@ export interface WriterData {
 
 export type WriterRequest =
   | { id: number; op: 'insert'; rows: MessageRow[]; dueAtMs: number }
-  | { id: number; op: 'complete'; items: Completion[] };
+  | { id: number; op: 'complete'; items: Completion[] }
+  | { id: number; op: 'claim'; owner: string; limit: number; nowMs: number; leaseMs: number }
+  | { id: number; op: 'startLane'; instance: string; chat: string; owner: string; deadPolicy: 'skip' | 'hold'; nowMs: number }
+  | { id: number; op: 'settle'; instance: string; chat: string; owner: string; deadPolicy: 'skip' | 'hold' };
 
 export type WriterReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; message: string; code: string | null };
 
@@ -38,10 +41,25 @@ port.on('message', (req: WriterRequest | 'stop') => {
     return;
   }
   try {
-    const result = req.op === 'insert' ? core.insert(req.rows, req.dueAtMs) : core.complete(req.items);
+    const result = serve(req);
     port.postMessage({ id: req.id, ok: true, result } satisfies WriterReply);
   } catch (error) {
     const e = error as { message?: unknown; code?: unknown };
     port.postMessage({ id: req.id, ok: false, message: String(e.message ?? error), code: typeof e.code === 'string' ? e.code : null } satisfies WriterReply);
   }
 });
+
+function serve(req: WriterRequest): unknown {
+  switch (req.op) {
+    case 'insert':
+      return core.insert(req.rows, req.dueAtMs);
+    case 'complete':
+      return core.complete(req.items);
+    case 'claim':
+      return core.claim(req.owner, req.limit, req.nowMs, req.leaseMs);
+    case 'startLane':
+      return core.startLane(req.instance, req.chat, req.owner, req.deadPolicy, req.nowMs);
+    case 'settle':
+      return core.settle(req.instance, req.chat, req.owner, req.deadPolicy);
+  }
+}

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Completion, CompletionResult, InsertResult, NewMessage } from './ledger.js';
-import { type RawCompletionResult, type SqliteBatches, toCompletionResults, toMessageRows } from './sqlite-batch.js';
+import type { ClaimedLane, Completion, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
+import { type RawCompletionResult, type RawLaneStart, type SqliteBatches, toCompletionResults, toLaneStart, toMessageRows } from './sqlite-batch.js';
 import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thread.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Rejects a request the writer thread took with it; the ledger retries it inline (see withRetry). */
 export const WRITER_GONE = 'SQLITE_WRITER_GONE';
@@ -59,7 +61,22 @@ export class ThreadBatches implements SqliteBatches {
     return toCompletionResults(await this.#request<RawCompletionResult[]>({ op: 'complete', items }));
   }
 
-  #request<T>(body: Omit<WriterRequest, 'id'> & Partial<WriterRequest>): Promise<T> {
+  claim(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]> {
+    if (!this.#worker) return this.#fallback.claim(owner, limit, nowMs, leaseMs);
+    return this.#request<ClaimedLane[]>({ op: 'claim', owner, limit, nowMs, leaseMs });
+  }
+
+  async startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart> {
+    if (!this.#worker) return this.#fallback.startLane(instance, chat, owner, deadPolicy, nowMs);
+    return toLaneStart(await this.#request<RawLaneStart>({ op: 'startLane', instance, chat, owner, deadPolicy, nowMs }));
+  }
+
+  async settle(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void> {
+    if (!this.#worker) return this.#fallback.settle(instance, chat, owner, deadPolicy);
+    await this.#request<void>({ op: 'settle', instance, chat, owner, deadPolicy });
+  }
+
+  #request<T>(body: DistributiveOmit<WriterRequest, 'id'>): Promise<T> {
     const worker = this.#worker;
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {

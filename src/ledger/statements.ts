@@ -14,7 +14,11 @@ const TEXT = {
     pgSuffix: '',
   },
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
-  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, inflight_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  // The lane's first rows (LANE_LOOKAHEAD), without their payloads: what the lane rules decide on.
+  headsPending: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
+  headsHold: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state in ('pending', 'dead') order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
+  messageById: { sql: 'select * from messages where id = ?', pgSuffix: '' },
+  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, inflight_id = ?, inflight_next_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
   insertMessage: {
     sql: "insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?) on conflict (instance, wa_id) do nothing",
     pgSuffix: '',
@@ -23,7 +27,7 @@ const TEXT = {
     sql: 'insert into lanes (instance, chat, due_at, suspect) values (?, ?, ?, 0) on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)',
     pgSuffix: '',
   },
-  markInflight: { sql: 'update lanes set inflight_id = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
+  markInflight: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
 } as const;
 
 export type StatementName = keyof typeof TEXT;

@@ -6,7 +6,7 @@ import { WorkListener } from '../../src/ledger/pg-notify.js';
 import { createLogger } from '../../src/lib/logger.js';
 import type { ChatMessage } from '../../src/domain/message.js';
 import { chatMessage } from '../helpers/fixtures.js';
-import { agentReplyConformance } from './ledger.agent-replies.conformance.js';
+import { agentReply, agentReplyConformance } from './ledger.agent-replies.conformance.js';
 import { identityConformance } from './ledger.identity.conformance.js';
 import { operatorConformance } from './ledger.operator.conformance.js';
 
@@ -197,6 +197,70 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((await ledger.existingWaIds('inst1', [m2.waId])).get(m2.waId)?.sentAt).toBe(now + 70);
     });
 
+    it('names the head and the message after it in flight at a lane start, and a takeover looks both up', async () => {
+      const t = now + 20_000;
+      const chat = 'pipe1@s.whatsapp.net';
+      const [m1, m2, m3] = [1, 2, 3].map((ts) => chatMessage({ chat, timestamp: ts }));
+      await ledger.insertMessages([m1!, m2!, m3!].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
+      expect((await ledger.claimLanes('P', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
+      const start = await ledger.startLane('inst1', chat, 'P', 'skip', t);
+      expect(start.head?.waId).toBe(m1!.waId);
+      expect(start.then?.waId).toBe(m2!.waId);
+      // P dies holding the lane: both named messages may be in Chatwoot, the third cannot be.
+      expect(await ledger.reapExpiredLeases(t + 1001)).toBeGreaterThanOrEqual(1);
+      expect((await ledger.getMessage('inst1', m1!.waId))?.maybeSent).toBe(true);
+      expect((await ledger.getMessage('inst1', m2!.waId))?.maybeSent).toBe(true);
+      expect((await ledger.getMessage('inst1', m3!.waId))?.maybeSent).toBe(false);
+    });
+
+    it('keeps a pipelined lane, names the message being sent and the one after it, and settles a takeover the same way', async () => {
+      const t = now + 30_000;
+      const chat = 'pipe2@s.whatsapp.net';
+      const msgs = [1, 2, 3, 4].map((ts) => chatMessage({ chat, timestamp: ts }));
+      await ledger.insertMessages(msgs.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
+      await ledger.claimLanes('Q', 100, t, 1000);
+      const start = await ledger.startLane('inst1', chat, 'Q', 'skip', t);
+      const base = { instance: 'inst1', chat, owner: 'Q', keepLeaseUntil: t + 1000, nowMs: t, deadPolicy: 'skip' as const };
+      // m1 delivered while m2 is already on its way: the commit names m2 and m3.
+      const [r1] = await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 501, cwConversationId: 5 }, pipelined: start.then!.id }]);
+      expect(r1).toMatchObject({ leaseHeld: true, next: null, then: { waId: msgs[2]!.waId } });
+      // A message that sorts before the pipelined one arrives late: it follows, instead of waiting.
+      const early = chatMessage({ chat, timestamp: 0 });
+      await ledger.insertMessages([{ message: early, direction: 'to_chatwoot', source: 'webhook' }], t);
+      const [r2] = await ledger.complete([{ ...base, messageId: start.then!.id, outcome: { state: 'delivered', cwMessageId: 502, cwConversationId: 5 }, pipelined: r1!.then!.id }]);
+      expect(r2).toMatchObject({ leaseHeld: true, next: null, then: { waId: early.waId } });
+      // Q dies: the one being sent (m3) and the one named after it (early) are looked up; m4 is not.
+      await ledger.reapExpiredLeases(t + 1001);
+      const state = async (waId: string) => (await ledger.getMessage('inst1', waId))!;
+      expect(await state(msgs[0]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
+      expect(await state(msgs[1]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
+      expect((await state(msgs[2]!.waId)).maybeSent).toBe(true);
+      expect((await state(early.waId)).maybeSent).toBe(true);
+      expect((await state(msgs[3]!.waId)).maybeSent).toBe(false);
+    });
+
+    it('never names an agent reply, or a message not yet due, as one to send before the last outcome commits', async () => {
+      const t = now + 40_000;
+      const chat = 'pipe3@s.whatsapp.net';
+      const m1 = chatMessage({ chat, timestamp: 1 });
+      const reply = agentReply({ chat, timestamp: 2 });
+      const m3 = chatMessage({ chat, timestamp: 3 });
+      await ledger.insertMessages([{ message: m1, direction: 'to_chatwoot', source: 'webhook' }, { message: reply, direction: 'to_whatsapp', source: 'webhook' }], t);
+      await ledger.claimLanes('R2', 100, t, 30_000);
+      const start = await ledger.startLane('inst1', chat, 'R2', 'skip', t);
+      expect(start.head?.waId).toBe(m1.waId);
+      expect(start.then).toBeNull();
+      const base = { instance: 'inst1', chat, owner: 'R2', keepLeaseUntil: t + 30_000, nowMs: t, deadPolicy: 'skip' as const };
+      const [r1] = await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 601, cwConversationId: 6 } }]);
+      expect(r1?.next?.waId).toBe(reply.waId);
+      expect(r1?.then).toBeNull();
+      // Inserted with an ordering window: due later, so not named to follow at once.
+      await ledger.insertMessages([{ message: m3, direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
+      const [r2] = await ledger.complete([{ ...base, messageId: r1!.next!.id, outcome: { state: 'delivered', cwMessageId: 602, cwConversationId: 6 } }]);
+      expect(r2).toMatchObject({ leaseHeld: true, next: null, then: null });
+      await ledger.releaseLanes('R2');
+    });
+
     it('completes a batch in any order and returns results in submission order', async () => {
       const chats = ['z9@s.whatsapp.net', 'a1@s.whatsapp.net', 'm5@s.whatsapp.net'];
       await ledger.insertMessages(chats.map((c) => ({ message: chatMessage({ chat: c }), direction: 'to_chatwoot' as const, source: 'webhook' as const })), now);
@@ -217,7 +281,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       const give = async (chat: string, at: number) => {
         const head = await ledger.laneHead('turns', chat, 'skip');
         const [r] = await ledger.complete([{ messageId: head!.id, instance: 'turns', chat, owner: 'T', outcome: { state: 'delivered', cwMessageId: head!.id, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: at, deadPolicy: 'skip' }]);
-        expect(r).toEqual({ next: null, leaseHeld: true });
+        expect(r).toEqual({ next: null, then: null, leaseHeld: true });
       };
       // Both still have a due message; x is given back later than y.
       await give(chats[0]!, t0 + 500);
@@ -264,9 +328,9 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
         { ...base, chat: chats[3]!, messageId: heads[3]!.id, outcome: { state: 'delivered', cwMessageId: 44, cwConversationId: 1 } },
       ]);
       expect(results[0]).toMatchObject({ leaseHeld: true, next: { waId: msgs[1]!.waId } });
-      expect(results[1]).toEqual({ leaseHeld: true, next: null });
+      expect(results[1]).toEqual({ leaseHeld: true, next: null, then: null });
       expect(results[2]).toMatchObject({ leaseHeld: true, next: { waId: msgs[5]!.waId } });
-      expect(results[3]).toEqual({ leaseHeld: false, next: null });
+      expect(results[3]).toEqual({ leaseHeld: false, next: null, then: null });
       expect((await ledger.getMessage('inst1', msgs[0]!.waId))).toMatchObject({ state: 'delivered', cwMessageId: 11, attempts: 1 });
       expect((await ledger.getMessage('inst1', msgs[2]!.waId))).toMatchObject({ state: 'pending', attempts: 1, maybeSent: true, nextAttemptAt: t + 9000 });
       expect((await ledger.getMessage('inst1', msgs[4]!.waId))).toMatchObject({ state: 'dead', lastError: 'gone' });
