@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +8,7 @@ import { AlertMonitor } from './alerts/monitor.js';
 import type { AlertSink } from './alerts/sink.js';
 import { WebhookSink } from './alerts/webhook-sink.js';
 import { ChatwootApi } from './chatwoot/api.js';
+import { TurnCredits } from './chatwoot/turn-credits.js';
 import { ChatLinks } from './chatwoot/chat-links.js';
 import { ChatwootDelivery } from './chatwoot/deliver-to-chatwoot.js';
 import type { ChatwootTarget, Config } from './config/config.js';
@@ -143,19 +143,22 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     },
     logger: liveLogger,
   });
-  const prepaid = new AsyncLocalStorage<Map<string, number>>();
-  const limit = { limiter, limits: config.chatwootLimits, prepaid };
+  // A turn older than a second is not used: well inside the limiter's window margin (turn-credits.ts).
+  const credits = new TurnCredits(1000);
+  const limit = { limiter, limits: config.chatwootLimits, credits };
+  const hostOf = new Map<string, string>();
   // A lane waits for its Chatwoot turn before it commits to a head (see Dispatcher's pace).
   const pace = async (lane: { instance: string }, signal: AbortSignal) => {
-    const rules = chatwootRules(new URL(targetFor(config, lane.instance).url).host, 'GET', '/', config.chatwootLimits);
+    const url = targetFor(config, lane.instance).url;
+    let host = hostOf.get(url);
+    if (host === undefined) hostOf.set(url, (host = new URL(url).host));
+    const rules = chatwootRules(host, 'GET', '/', config.chatwootLimits);
+    if (rules.length === 0) return { waitedMs: 0 };
     const startedAt = Date.now();
-    if (rules.length > 0) await limiter.acquire(rules, signal);
+    await limiter.acquire(rules, signal);
     const takenAt = Date.now();
-    // No limit, no turn to hand over: skip the async context, whose promise hooks would
-    // otherwise tax every promise in the process.
-    if (rules.length === 0) return { waitedMs: 0, run: <T>(fn: () => Promise<T>) => fn() };
-    const turns = new Map(rules.map((r) => [r.key, takenAt]));
-    return { waitedMs: takenAt - startedAt, run: <T>(fn: () => Promise<T>) => prepaid.run(turns, fn) };
+    for (const r of rules) credits.deposit(r.key, takenAt);
+    return { waitedMs: takenAt - startedAt };
   };
   const apis = new Map<string, ChatwootApi>();
   const gates = new Map<string, UpstreamGate>();

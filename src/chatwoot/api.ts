@@ -1,7 +1,7 @@
 import type { ChatwootTarget } from '../config/config.js';
-import type { AsyncLocalStorage } from 'node:async_hooks';
 import { chatwootRules, type ChatwootLimits, type RateLimiter } from '../redis/rate-limit.js';
 import { JsonHttp, type Result } from './http.js';
+import type { TurnCredits } from './turn-credits.js';
 
 /** The parts of Chatwoot's application API evosync uses (reference: chatwoot-api.md §3). */
 export interface CwContact {
@@ -59,14 +59,11 @@ export interface NewCwAttachment {
   data: Buffer;
 }
 
-/** Half the limiter's window margin (2 s). */
-const PREPAID_FRESH_MS = 1000;
-
 export interface ChatwootLimit {
   limiter: RateLimiter;
   limits: ChatwootLimits;
-  /** Rule keys whose turn the caller has already taken, for the current async context. */
-  prepaid?: AsyncLocalStorage<Map<string, number>>;
+  /** Turns lanes already took (see turn-credits.ts), used before waiting for new ones. */
+  credits?: TurnCredits;
 }
 
 export class ChatwootApi {
@@ -83,19 +80,10 @@ export class ChatwootApi {
     const before = limit
       ? (method: string, path: string, signal?: AbortSignal) => {
           const rules = chatwootRules(host, method, path, limit.limits);
-          // A turn the lane already waited for (see Dispatcher's pace) is used once, not waited for
-          // again, while it is fresh: the limiter counted it when taken, and Chatwoot counts it when
-          // it arrives, so a turn kept longer than the windows' margin is not used at all.
-          const prepaid = limit.prepaid?.getStore();
+          if (rules.length === 0) return Promise.resolve();
+          const credits = limit.credits;
           const now = Date.now();
-          const due = prepaid
-            ? rules.filter((r) => {
-                const at = prepaid.get(r.key);
-                if (at === undefined) return true;
-                prepaid.delete(r.key);
-                return now - at > PREPAID_FRESH_MS;
-              })
-            : rules;
+          const due = credits ? rules.filter((r) => !credits.take(r.key, now)) : rules;
           return due.length === 0 ? Promise.resolve() : limit.limiter.acquire(due, signal);
         }
       : undefined;

@@ -13,7 +13,8 @@ import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { AmqpConfig } from '../config/config.js';
 import { coerceError } from '../errors.js';
-import { normalizeEnvelope } from '../evolution/normalize.js';
+import { type Normalized, normalizeEnvelope } from '../evolution/normalize.js';
+import type { RefusedInput } from '../ledger/ledger.js';
 import { backoffMs } from '../lib/backoff.js';
 import { jsonDeeperThan, jsonErrorReason, MAX_JSON_DEPTH } from '../lib/json-guard.js';
 import type { Logger } from '../lib/logger.js';
@@ -59,6 +60,8 @@ interface Session {
   ch: Channel;
   consumerTag: string | null;
   acks: AckWindow<ConsumeMessage>;
+  /** Deliveries received in this turn of the event loop, stored together (see #onMessage). */
+  burst: ConsumeMessage[];
   inFlight: number;
   alive: boolean;
   /** Shutting down in order: the session closes its channel first, then its connection. */
@@ -187,6 +190,7 @@ export class AmqpConsumer {
         ch,
         consumerTag: null,
         acks: new AckWindow(),
+        burst: [],
         inFlight: 0,
         alive: true,
         draining: false,
@@ -231,58 +235,87 @@ export class AmqpConsumer {
     if (msg.fields.redelivered) this.#status.redelivered += 1;
     s.acks.track(msg.fields.deliveryTag, msg);
     s.inFlight += 1;
-    void this.#process(s, msg).finally(() => {
-      s.inFlight -= 1;
-    });
+    // The broker hands deliveries over in bursts (up to the prefetch): everything that arrived in
+    // this turn of the event loop is parsed and committed together, with one promise for the lot.
+    if (s.burst.push(msg) === 1) {
+      setImmediate(() => {
+        const burst = s.burst;
+        s.burst = [];
+        void this.#process(s, burst).finally(() => {
+          s.inFlight -= burst.length;
+        });
+      });
+    }
   }
 
   /**
-   * Stores one delivery, then marks it ackable. A failed commit (ledger down, locked, full) is
-   * retried here with backoff while the delivery stays unacked: no nack/requeue loop, so no
-   * redelivery counts that a quorum queue's delivery limit could turn into a dropped message, and
-   * the unacked deliveries fill the prefetch window, which stops the broker sending more meanwhile.
-   * If the session ends first, the broker redelivers the message to the next one.
+   * Stores a burst of deliveries, then marks them ackable. A failed commit (ledger down, locked,
+   * full) is retried here with backoff while the deliveries stay unacked: no nack/requeue loop, so
+   * no redelivery counts that a quorum queue's delivery limit could turn into a dropped message,
+   * and the unacked deliveries fill the prefetch window, which stops the broker sending more
+   * meanwhile. If the session ends first, the broker redelivers them to the next one.
    */
-  async #process(s: Session, msg: ConsumeMessage): Promise<void> {
+  async #process(s: Session, burst: ConsumeMessage[]): Promise<void> {
+    const { refusals, events } = this.#read(burst);
+    // Refusals first and on their own: keeping input is not idempotent, storing events is (the
+    // ledger drops what it has), so only the step that failed is tried again.
+    if (refusals.length > 0) {
+      if (!(await this.#retrying(s, burst, () => this.#intake.refuseMany(refusals)))) return;
+      this.#status.refused += refusals.length;
+    }
+    if (events.length > 0 && !(await this.#retrying(s, burst, () => this.#accept(events)))) return;
+    for (const msg of burst) s.acks.settle(msg.fields.deliveryTag);
+    this.#scheduleAck(s);
+  }
+
+  /** Runs a write until it succeeds; false when the session ended first (nothing is acked then). */
+  async #retrying(s: Session, burst: ConsumeMessage[], write: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#store(msg);
-        break;
+        await write();
+        return true;
       } catch (error) {
-        if (!s.alive) return;
+        if (!s.alive) return false;
         this.#status.commitRetries += 1;
         const err = coerceError(error);
         this.#status.lastError = `commit: ${err.message}`;
         this.#status.lastErrorAt = Date.now();
-        if ((attempt & (attempt - 1)) === 0) this.#logger.warn({ err, attempt, deliveryTag: msg.fields.deliveryTag }, 'could not commit RabbitMQ message; holding it unacked and retrying');
+        if ((attempt & (attempt - 1)) === 0) this.#logger.warn({ err, attempt, deliveries: burst.length, firstDeliveryTag: burst[0]?.fields.deliveryTag }, 'could not commit RabbitMQ messages; holding them unacked and retrying');
         await delay(backoffMs(attempt, this.#opts.commitRetryBaseMs, this.#opts.commitRetryMaxMs), s.abort.signal);
-        if (!s.alive) return;
+        if (!s.alive) return false;
       }
     }
-    s.acks.settle(msg.fields.deliveryTag);
-    this.#scheduleAck(s);
   }
 
-  /** Resolves once the event is durable: stored, refused-and-kept, or deliberately ignored. */
-  async #store(msg: ConsumeMessage): Promise<void> {
-    const raw = msg.content.toString('utf8');
-    if (jsonDeeperThan(raw, MAX_JSON_DEPTH)) {
-      await this.#intake.refuse({ source: 'rabbitmq', code: 'PAYLOAD_TOO_DEEP', reason: `message body nests deeper than ${MAX_JSON_DEPTH} levels`, instance: null, event: msg.fields.routingKey, body: raw });
-      this.#status.refused += 1;
-      return;
+  /** Parses and normalises a burst: what can be stored, and what is refused with its reason. */
+  #read(burst: ConsumeMessage[]): { refusals: Omit<RefusedInput, 'receivedAt'>[]; events: { n: Normalized; rawBody: string }[] } {
+    const refusals: Omit<RefusedInput, 'receivedAt'>[] = [];
+    const events: { n: Normalized; rawBody: string }[] = [];
+    for (const msg of burst) {
+      const raw = msg.content.toString('utf8');
+      const event = msg.fields.routingKey;
+      // Poison is kept with its reason, then acked, so the broker never loops on it.
+      if (jsonDeeperThan(raw, MAX_JSON_DEPTH)) {
+        refusals.push({ source: 'rabbitmq', code: 'PAYLOAD_TOO_DEEP', reason: `message body nests deeper than ${MAX_JSON_DEPTH} levels`, instance: null, event, body: raw });
+        continue;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch (error) {
+        refusals.push({ source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${jsonErrorReason(error)}`, instance: null, event, body: raw });
+        continue;
+      }
+      const n = normalizeEnvelope(body, { pathEvent: event });
+      if (n.kind === 'refused') refusals.push({ source: 'rabbitmq', code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: raw });
+      else events.push({ n, rawBody: raw });
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch (error) {
-      // Poison: kept with its reason, then acked, so the broker never loops on it.
-      await this.#intake.refuse({ source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${jsonErrorReason(error)}`, instance: null, event: msg.fields.routingKey, body: raw });
-      this.#status.refused += 1;
-      return;
-    }
-    const result = await this.#intake.accept(normalizeEnvelope(body, { pathEvent: msg.fields.routingKey }), 'rabbitmq', raw);
-    if (result.status === 'refused') this.#status.refused += 1;
-    else if (result.status === 'ignored') this.#status.ignored += 1;
+    return { refusals, events };
+  }
+
+  async #accept(events: { n: Normalized; rawBody: string }[]): Promise<void> {
+    const results = await this.#intake.acceptMany(events, 'rabbitmq');
+    for (const r of results) if (r.status === 'ignored') this.#status.ignored += 1;
   }
 
   /** Coalesces the acks of every commit that finished in this turn of the event loop into one frame. */

@@ -85,45 +85,87 @@ export class Intake {
   }
 
   async accept(n: Normalized, source: IngestSource, rawBody: string): Promise<IntakeResult> {
-    if (n.kind === 'refused') {
-      await this.refuse({ source, code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: rawBody });
-      return { status: 'refused', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: n.code };
+    return (await this.acceptMany([{ n, rawBody }], source))[0] as IntakeResult;
+  }
+
+  /**
+   * Several events that arrived together (a burst of broker deliveries): their messages are
+   * committed in one batch with one promise for all, and each event gets its own result.
+   */
+  async acceptMany(events: readonly { n: Normalized; rawBody: string }[], source: IngestSource): Promise<IntakeResult[]> {
+    const results: IntakeResult[] = new Array(events.length);
+    const items: NewMessage[] = [];
+    const owners: { index: number; from: number; to: number }[] = [];
+    const waits: Promise<void>[] = [];
+    events.forEach(({ n, rawBody }, index) => {
+      if (n.kind === 'refused') {
+        waits.push(this.refuse({ source, code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: rawBody }));
+        results[index] = { status: 'refused', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: n.code };
+        return;
+      }
+      if (n.instance !== null && this.#opts.instances && !this.#opts.instances.includes(n.instance)) {
+        this.counts.ignored += 1;
+        this.#metrics.ignored(source);
+        results[index] = { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, code: 'INSTANCE_NOT_SYNCED', reason: `instance ${n.instance} is not in EVOSYNC_INSTANCES` };
+        return;
+      }
+      if (n.kind === 'ignored') {
+        this.counts.ignored += 1;
+        this.#metrics.ignored(source);
+        results[index] = { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: 'EVENT_UNSUPPORTED' };
+        return;
+      }
+      if (n.kind === 'control') {
+        waits.push(
+          this.#ledger.setInstanceState(n.instance, n.state, n.statusReason, this.#clock.now()).then(() => {
+            this.#logger.info({ instance: n.instance, state: n.state, statusReason: n.statusReason }, 'instance connection state');
+            this.#onCommitted(n, 0);
+          }),
+        );
+        results[index] = { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
+        return;
+      }
+      owners.push({ index, from: items.length, to: items.length + n.messages.length });
+      for (const message of n.messages) items.push({ message, direction: directionOf(message), source });
+      results[index] = { status: 'accepted', inserted: 0, duplicates: 0, skipped: n.skipped.length };
+    });
+    // Together: a failed commit must not leave the other writes' failures unobserved.
+    const [written] = await Promise.all([items.length > 0 ? this.#committer.submitMany(items) : Promise.resolve([]), Promise.all(waits)]);
+    let anyInserted = false;
+    for (const o of owners) {
+      const n = (events[o.index] as { n: Extract<Normalized, { kind: 'messages' }> }).n;
+      let inserted = 0;
+      for (let i = o.from; i < o.to; i++) if (written[i] === 'inserted') inserted += 1;
+      const duplicates = o.to - o.from - inserted;
+      this.counts.inserted += inserted;
+      this.counts.duplicates += duplicates;
+      this.#metrics.ingested(source, n.event, inserted, duplicates);
+      this.#onCommitted(n, inserted);
+      anyInserted ||= inserted > 0;
+      results[o.index] = { status: 'accepted', inserted, duplicates, skipped: n.skipped.length };
     }
-    const instance = n.instance;
-    if (instance !== null && this.#opts.instances && !this.#opts.instances.includes(instance)) {
-      this.counts.ignored += 1;
-      this.#metrics.ignored(source);
-      return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, code: 'INSTANCE_NOT_SYNCED', reason: `instance ${instance} is not in EVOSYNC_INSTANCES` };
-    }
-    if (n.kind === 'ignored') {
-      this.counts.ignored += 1;
-      this.#metrics.ignored(source);
-      return { status: 'ignored', inserted: 0, duplicates: 0, skipped: 0, reason: n.reason, code: 'EVENT_UNSUPPORTED' };
-    }
-    if (n.kind === 'control') {
-      await this.#ledger.setInstanceState(n.instance, n.state, n.statusReason, this.#clock.now());
-      this.#logger.info({ instance: n.instance, state: n.state, statusReason: n.statusReason }, 'instance connection state');
-      this.#onCommitted(n, 0);
-      return { status: 'accepted', inserted: 0, duplicates: 0, skipped: 0 };
-    }
-    const results = await this.#committer.submitMany(n.messages.map((message) => ({ message, direction: directionOf(message), source })));
-    const inserted = results.filter((r) => r === 'inserted').length;
-    this.counts.inserted += inserted;
-    this.counts.duplicates += results.length - inserted;
-    this.#metrics.ingested(source, n.event, inserted, results.length - inserted);
-    if (inserted > 0) this.#onNewWork(this.#opts.orderWindowMs);
-    this.#onCommitted(n, inserted);
-    return { status: 'accepted', inserted, duplicates: results.length - inserted, skipped: n.skipped.length };
+    if (anyInserted) this.#onNewWork(this.#opts.orderWindowMs);
+    return results;
   }
 
   /** Keeps input evosync could not use, with its reason, so nothing vanishes silently. */
-  async refuse(r: Omit<RefusedInput, 'receivedAt'>): Promise<void> {
-    this.counts.refused += 1;
-    const redacted = redactSecrets(r.body);
-    const body = redacted.length > MAX_KEPT_BODY ? `${redacted.slice(0, MAX_KEPT_BODY)}…[cut: ${redacted.length} bytes in all]` : redacted;
-    this.#logger.warn({ source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event }, 'input refused and kept');
-    await this.#ledger.recordRefused([{ ...r, body, receivedAt: this.#clock.now() }]);
-    this.#metrics.refused(r.source, r.code);
+  refuse(r: Omit<RefusedInput, 'receivedAt'>): Promise<void> {
+    return this.refuseMany([r]);
+  }
+
+  async refuseMany(refused: readonly Omit<RefusedInput, 'receivedAt'>[]): Promise<void> {
+    const now = this.#clock.now();
+    const rows = refused.map((r) => {
+      const redacted = redactSecrets(r.body);
+      const body = redacted.length > MAX_KEPT_BODY ? `${redacted.slice(0, MAX_KEPT_BODY)}…[cut: ${redacted.length} bytes in all]` : redacted;
+      return { ...r, body, receivedAt: now };
+    });
+    await this.#ledger.recordRefused(rows);
+    for (const r of refused) {
+      this.counts.refused += 1;
+      this.#logger.warn({ source: r.source, code: r.code, reason: r.reason, instance: r.instance, event: r.event }, 'input refused and kept');
+      this.#metrics.refused(r.source, r.code);
+    }
   }
 
   close(): Promise<void> {

@@ -56,11 +56,11 @@ export interface DispatcherDeps {
    */
   guard?: MessageGuardPort;
   /**
-   * Waits until the upstream's rate limit gives this lane a turn, and takes it; `run` lets the
-   * handler's first request use that turn. A long wait means the lane's head may have changed
-   * meanwhile (an older message committed late), so the head is read again before sending.
+   * Waits until the upstream's rate limit gives this lane a turn, and takes it for the handler's
+   * first request (see chatwoot/turn-credits.ts). A long wait means the lane's head may have
+   * changed meanwhile (an older message committed late), so the head is read again before sending.
    */
-  pace?: (lane: ClaimedLane, signal: AbortSignal) => Promise<{ waitedMs: number; run: <T>(fn: () => Promise<T>) => Promise<T> }>;
+  pace?: (lane: ClaimedLane, signal: AbortSignal) => Promise<{ waitedMs: number }>;
 }
 
 export interface MessageGuardPort {
@@ -252,10 +252,8 @@ export class Dispatcher {
     let served = 0;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
-      let run = <T>(fn: () => Promise<T>): Promise<T> => fn();
       if (this.#deps.pace && head.direction === 'to_chatwoot') {
         const turn = await this.#deps.pace(lane, this.#abort.signal);
-        run = turn.run;
         if (turn.waitedMs > PACE_REREAD_MS) {
           // An older message may have been committed meanwhile: read the head again (after the
           // commit still running, which names the lane's messages in flight, is done).
@@ -272,7 +270,7 @@ export class Dispatcher {
       }
       const startedAt = clock.now();
       const current = head;
-      const outcome = await run(() => this.#handle(current, { ...lane, suspect }));
+      const outcome = await this.#handle(current, { ...lane, suspect });
       const now = clock.now();
       served += 1;
       suspect = false;

@@ -63,7 +63,11 @@ export interface Completion {
   chat: string;
   owner: string;
   outcome: CompletionOutcome;
-  /** Keep the lane leased until this time when its next head is due at once (null = release). */
+  /**
+   * Non-null: keep the lane when its next head is due at once (null = release). The lease itself
+   * is extended by the owner's renewals, not by each completion: a kept lane's row changes only
+   * in what it has in flight, so no lane index is rewritten per message.
+   */
   keepLeaseUntil: number | null;
   nowMs: number;
   deadPolicy: 'skip' | 'hold';

@@ -52,7 +52,7 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   }
 
   const results: CompletionResult[] = [];
-  const laneRows: { instance: string; chat: string; due: number | null; owner: string | null; until: number | null; inflight: number | null; next: number | null }[] = [];
+  const laneRows: { instance: string; chat: string; keep: boolean; due: number | null; inflight: number | null; next: number | null }[] = [];
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
@@ -60,15 +60,19 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       continue;
     }
     const move = laneAfter(c, heads.get(key) ?? []);
-    laneRows.push({ instance: c.instance, chat: c.chat, due: move.dueAt, owner: move.keep ? c.owner : null, until: move.keep ? c.keepLeaseUntil : null, inflight: move.inflightId, next: move.inflightNextId });
+    laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId });
     results.push({ next: move.next, then: move.then, leaseHeld: true });
   }
   if (laneRows.length > 0) {
     await sql`
-      update lanes set due_at = v.due, lease_owner = v.owner, lease_until = v.until, inflight_id = v.inflight, inflight_next_id = v.next, suspect = 0
-      from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.due)}::bigint[],
-                  ${laneRows.map((r) => r.owner)}::text[], ${laneRows.map((r) => r.until)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[],
-                  ${laneRows.map((r) => r.next)}::bigint[]) as v(instance, chat, due, owner, until, inflight, next)
+      update lanes set
+        due_at = case when v.keep then lanes.due_at else v.due end,
+        lease_owner = case when v.keep then lanes.lease_owner end,
+        lease_until = case when v.keep then lanes.lease_until end,
+        inflight_id = v.inflight, inflight_next_id = v.next, suspect = 0
+      from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.keep)}::boolean[],
+                  ${laneRows.map((r) => r.due)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[], ${laneRows.map((r) => r.next)}::bigint[])
+        as v(instance, chat, keep, due, inflight, next)
       where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
   }
   return results;

@@ -217,7 +217,8 @@ export class SqlLedger implements Ledger {
     if (!leaseHeld) return { next: null, then: null, leaseHeld: false };
 
     const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
-    await this.#stmts.run(trx, 'updateLane', [move.dueAt, move.keep ? c.owner : null, move.keep ? c.keepLeaseUntil : null, move.inflightId, move.inflightNextId, c.instance, c.chat]);
+    if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, c.instance, c.chat]);
+    else await this.#stmts.run(trx, 'releaseLane', [move.dueAt, c.instance, c.chat]);
     return { next: move.next, then: move.then, leaseHeld: true };
   }
 

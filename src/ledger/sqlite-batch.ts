@@ -18,7 +18,7 @@ const SQLITE_ONLY = {
   markRetry: "update messages set last_error = ?, next_attempt_at = ?, updated_at = ?, attempts = attempts + ?, maybe_sent = max(maybe_sent, ?), sent_at = case when ? = 1 then coalesce(sent_at, ?) else sent_at end where id = ? and state = 'pending'",
 } as const;
 
-type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headsPending' | 'headsHold' | 'messageById' | 'updateLane' | 'markInflight' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
+type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headsPending' | 'headsHold' | 'messageById' | 'keepLane' | 'releaseLane' | 'markInflight' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
 
 /** A message as the insert statement takes it (built where the batch is made, see toRow). */
 export type MessageRow = ReturnType<typeof toRow>;
@@ -66,7 +66,7 @@ export class SqliteBatchCore {
     this.#prepared = {
       insertMessage: prep(s.text('insertMessage')), upsertLane: prep(s.text('upsertLane')), laneOwner: prep(s.text('laneOwner')),
       markDelivered: prep(s.text('markDelivered')), headsPending: prep(s.text('headsPending')), headsHold: prep(s.text('headsHold')), messageById: prep(s.text('messageById')),
-      updateLane: prep(s.text('updateLane')), markInflight: prep(s.text('markInflight')),
+      keepLane: prep(s.text('keepLane')), releaseLane: prep(s.text('releaseLane')), markInflight: prep(s.text('markInflight')),
       claim: prep(SQLITE_ONLY.claim), settle: prep(SQLITE_ONLY.settle),
       markSkipped: prep(SQLITE_ONLY.markSkipped), markDead: prep(SQLITE_ONLY.markDead), markRetry: prep(SQLITE_ONLY.markRetry),
     };
@@ -99,7 +99,8 @@ export class SqliteBatchCore {
     this.#recordOutcome(c);
     if (lane?.lease_owner !== c.owner) return { next: null, then: null, leaseHeld: false };
     const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
-    p.updateLane.run(move.dueAt, move.keep ? c.owner : null, move.keep ? c.keepLeaseUntil : null, move.inflightId, move.inflightNextId, c.instance, c.chat);
+    if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, c.instance, c.chat);
+    else p.releaseLane.run(move.dueAt, c.instance, c.chat);
     return { next: this.#row(move.next), then: this.#row(move.then), leaseHeld: true };
   }
 

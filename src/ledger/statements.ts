@@ -18,7 +18,10 @@ const TEXT = {
   headsPending: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
   headsHold: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state in ('pending', 'dead') order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
   messageById: { sql: 'select * from messages where id = ?', pgSuffix: '' },
-  updateLane: { sql: 'update lanes set due_at = ?, lease_owner = ?, lease_until = ?, inflight_id = ?, inflight_next_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  // A kept lane changes only what it has in flight: its lease is extended by the renewal timer and
+  // its due time is rewritten when it is given back, so neither lane index is touched per message.
+  keepLane: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  releaseLane: { sql: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
   insertMessage: {
     sql: "insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?) on conflict (instance, wa_id) do nothing",
     pgSuffix: '',

@@ -20,9 +20,10 @@ export interface GroupCommitOptions {
   parallel?: number;
 }
 
+/** One caller's items: written in one batch, answered with one promise. */
 interface Waiter<I, R> {
-  item: I;
-  resolve(result: R): void;
+  items: I[];
+  resolve(results: R[]): void;
   reject(error: unknown): void;
 }
 
@@ -30,6 +31,8 @@ export class GroupCommitter<I, R> {
   readonly #write: (items: I[]) => Promise<R[]>;
   readonly #opts: GroupCommitOptions;
   #queue: Waiter<I, R>[] = [];
+  /** Items in the queue (a waiter may hold many). */
+  #queued = 0;
   #running = 0;
   /** A flush is gathering its batch: the next one waits, so batches are not split needlessly. */
   #starting = false;
@@ -45,19 +48,32 @@ export class GroupCommitter<I, R> {
   }
 
   submit(item: I): Promise<R> {
+    return this.submitMany([item]).then((r) => r[0] as R);
+  }
+
+  /**
+   * Items that belong together (one broker delivery burst, one webhook body): they are written in
+   * the same batch — unless they alone exceed maxBatch, then in as few as it takes — with one
+   * promise for all, instead of one per item.
+   */
+  submitMany(items: I[]): Promise<R[]> {
     if (this.#closed) return Promise.reject(new Error('group committer is closed'));
-    return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
+    if (items.length === 0) return Promise.resolve([]);
+    const max = this.#opts.maxBatch;
+    if (items.length > max) {
+      const parts: Promise<R[]>[] = [];
+      for (let i = 0; i < items.length; i += max) parts.push(this.submitMany(items.slice(i, i + max)));
+      return Promise.all(parts).then((r) => r.flat());
+    }
+    return new Promise<R[]>((resolve, reject) => {
+      this.#queue.push({ items, resolve, reject });
+      this.#queued += items.length;
       this.#kick();
     });
   }
 
-  submitMany(items: I[]): Promise<R[]> {
-    return Promise.all(items.map((item) => this.submit(item)));
-  }
-
   get pending(): number {
-    return this.#queue.length;
+    return this.#queued;
   }
 
   /** Refuses new items and waits for everything already submitted to be written. */
@@ -82,10 +98,24 @@ export class GroupCommitter<I, R> {
     }
   }
 
+  /** Whole waiters, in order, up to maxBatch items (at least one waiter). */
+  #take(): Waiter<I, R>[] {
+    let n = 0;
+    let k = 0;
+    while (k < this.#queue.length) {
+      const size = (this.#queue[k] as Waiter<I, R>).items.length;
+      if (k > 0 && n + size > this.#opts.maxBatch) break;
+      n += size;
+      k += 1;
+    }
+    this.#queued -= n;
+    return this.#queue.splice(0, k);
+  }
+
   async #flush(): Promise<void> {
     const linger = this.#opts.lingerMs ?? 0;
     try {
-      if (linger > 0 && this.#queue.length < this.#opts.maxBatch) {
+      if (linger > 0 && this.#queued < this.#opts.maxBatch) {
         await new Promise((r) => setTimeout(r, linger));
       } else {
         // Let callers that are already resolving in this tick join the batch.
@@ -94,15 +124,20 @@ export class GroupCommitter<I, R> {
     } finally {
       this.#starting = false;
     }
-    const batch = this.#queue.splice(0, this.#opts.maxBatch);
+    const batch = this.#take();
     if (batch.length === 0) return;
     // Another writer may start gathering while this one writes.
     if (this.#queue.length > 0) this.#kick();
+    const items = batch.length === 1 ? (batch[0] as Waiter<I, R>).items : batch.flatMap((w) => w.items);
     try {
-      const results = await this.#write(batch.map((w) => w.item));
+      const results = await this.#write(items);
       this.batches += 1;
-      this.items += batch.length;
-      batch.forEach((w, i) => w.resolve(results[i] as R));
+      this.items += items.length;
+      let at = 0;
+      for (const w of batch) {
+        w.resolve(results.slice(at, at + w.items.length));
+        at += w.items.length;
+      }
     } catch (error) {
       for (const w of batch) w.reject(error);
     }

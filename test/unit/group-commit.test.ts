@@ -35,6 +35,23 @@ describe('GroupCommitter', () => {
     await gc.close();
   });
 
+  it('keeps a caller\'s items together in one batch, and splits only what exceeds a batch', async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommitter<number, number>(async (items) => {
+      batches.push(items);
+      return items.map((i) => i * 10);
+    }, { maxBatch: 10 });
+    const [a, b, c] = await Promise.all([gc.submitMany([1, 2, 3, 4, 5, 6]), gc.submitMany([7, 8, 9, 10, 11, 12]), gc.submitMany(Array.from({ length: 25 }, (_, i) => 100 + i))]);
+    expect(a).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(b).toEqual([70, 80, 90, 100, 110, 120]);
+    expect(c).toEqual(Array.from({ length: 25 }, (_, i) => (100 + i) * 10));
+    // 6 + 6 would exceed 10: the second waits for the next batch rather than being split.
+    expect(batches.find((x) => x.includes(1))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(batches.find((x) => x.includes(7))?.slice(0, 6)).toEqual([7, 8, 9, 10, 11, 12]);
+    expect(Math.max(...batches.map((x) => x.length))).toBeLessThanOrEqual(10);
+    expect(batches.flat().sort((x, y) => x - y)).toEqual([...a, ...b, ...c].map((x) => x / 10).sort((x, y) => x - y));
+  });
+
   it('rejects only the callers of a failed batch, and refuses work after close', async () => {
     let fail = true;
     const gc = new GroupCommitter<number, number>(async (items) => {
