@@ -36,14 +36,13 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
 
   const held = items.filter((c) => ownerOf.get(`${c.instance}\u0000${c.chat}`) === c.owner);
   const heads = new Map<string, LedgerMessage[]>();
-  if (held.length > 0) {
-    const states = (c: Completion) => (c.deadPolicy === 'hold' ? '{pending,dead}' : '{pending}');
+  // One ordered index scan per lane and state (see headsOf): the policy decides the states.
+  for (const [policy, lanes] of [['skip', held.filter((c) => c.deadPolicy !== 'hold')], ['hold', held.filter((c) => c.deadPolicy === 'hold')]] as const) {
+    if (lanes.length === 0) continue;
+    const scan = (state: string) => sql`(select * from messages m where m.instance = l.instance and m.chat = l.chat and m.state = ${state} order by m.maybe_sent desc, m.wa_ts, m.id limit ${LANE_LOOKAHEAD})`;
     const rows = await sql<Selectable<MessagesTable>>`
-      select h.* from unnest(${held.map((c) => c.instance)}::text[], ${held.map((c) => c.chat)}::text[], ${held.map(states)}::text[]) as l(instance, chat, states)
-      cross join lateral (
-        select * from messages m
-        where m.instance = l.instance and m.chat = l.chat and m.state = any(l.states::text[])
-        order by m.maybe_sent desc, m.wa_ts, m.id limit ${LANE_LOOKAHEAD}) h
+      select h.* from unnest(${lanes.map((c) => c.instance)}::text[], ${lanes.map((c) => c.chat)}::text[]) as l(instance, chat)
+      cross join lateral ${policy === 'hold' ? sql`(select * from (${scan('pending')} union all ${scan('dead')}) u order by u.maybe_sent desc, u.wa_ts, u.id limit ${LANE_LOOKAHEAD})` : scan('pending')} h
       order by h.instance, h.chat, h.maybe_sent desc, h.wa_ts, h.id`.execute(trx);
     for (const r of rows.rows) {
       const key = `${r.instance}\u0000${r.chat}`;

@@ -663,17 +663,24 @@ async function headOf(db: Db, instance: string, chat: string, deadPolicy: 'skip'
 
 /** The lane's first messages in lane order: what it delivers next, and what may follow at once. */
 async function headsOf(db: Db, instance: string, chat: string, deadPolicy: 'skip' | 'hold', limit = LANE_LOOKAHEAD): Promise<LedgerMessage[]> {
-  // `state = 'pending'` (not IN) lets SQLite walk the lane index in order and stop at the first row.
-  const rows = await db
-    .selectFrom('messages')
-    .selectAll()
-    .where('instance', '=', instance)
-    .where('chat', '=', chat)
-    .$call((q) => (deadPolicy === 'hold' ? q.where('state', 'in', ['pending', 'dead']) : q.where('state', '=', 'pending')))
-    .orderBy('maybe_sent', 'desc')
-    .orderBy('wa_ts')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+  // One state per scan: with `state in (...)` both engines read every row of the chat (its whole
+  // history) and sort them, where `state = ?` walks the lane index in order and stops at `limit`.
+  const scan = (state: 'pending' | 'dead') =>
+    db
+      .selectFrom('messages')
+      .selectAll()
+      .where('instance', '=', instance)
+      .where('chat', '=', chat)
+      .where('state', '=', state)
+      .orderBy('maybe_sent', 'desc')
+      .orderBy('wa_ts')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  const rows = deadPolicy === 'hold' ? [...(await scan('pending')), ...(await scan('dead'))].sort(laneOrder).slice(0, limit) : await scan('pending');
   return rows.map(fromRow);
+}
+
+function laneOrder(a: Selectable<MessagesTable>, b: Selectable<MessagesTable>): number {
+  return Number(b.maybe_sent) - Number(a.maybe_sent) || Number(a.wa_ts) - Number(b.wa_ts) || Number(a.id) - Number(b.id);
 }

@@ -106,7 +106,8 @@ export class SqliteBatchCore {
 
   #heads(instance: string, chat: string, deadPolicy: 'skip' | 'hold') {
     const p = this.#p();
-    return ((deadPolicy === 'hold' ? p.headsHold : p.headsPending).all(instance, chat) as HeadRow[]).map(asLaneRow);
+    const rows = deadPolicy === 'hold' ? p.headsHold.all(instance, chat, instance, chat) : p.headsPending.all(instance, chat);
+    return (rows as HeadRow[]).map(asLaneRow);
   }
 
   #row(head: { id: number } | null): Row | null {

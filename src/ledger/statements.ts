@@ -16,7 +16,16 @@ const TEXT = {
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
   // The lane's first rows (LANE_LOOKAHEAD), without their payloads: what the lane rules decide on.
   headsPending: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
-  headsHold: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state in ('pending', 'dead') order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
+  // Policy hold: a dead head blocks its lane too. Two ordered index scans, merged: with
+  // `state in (...)` both engines read every row of the chat and sort them.
+  headsHold: {
+    sql: `select * from (
+            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3) p
+            union all
+            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'dead' order by maybe_sent desc, wa_ts, id limit 3) d
+          ) h order by maybe_sent desc, wa_ts, id limit 3`,
+    pgSuffix: '',
+  },
   messageById: { sql: 'select * from messages where id = ?', pgSuffix: '' },
   // A kept lane changes only what it has in flight: its lease is extended by the renewal timer and
   // its due time is rewritten when it is given back, so neither lane index is touched per message.
