@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
 import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { brokerPid, type CpuSample, cpuPerMessage, cpuSample } from './cpu.js';
 import { upsertEnvelope } from './payloads.js';
 
 export interface AmqpIngestFigures {
@@ -14,6 +15,8 @@ export interface AmqpIngestFigures {
   /** Peak RSS of evosync while `memoryMessages` queued up behind an unreachable Chatwoot. */
   peakRssMiB: number | null;
   memoryMessages: number;
+  /** CPU µs per message between the 10% and 90% marks (Linux): evosync's threads, the broker, the plain consumer. */
+  cpu: { evosync: { mainUs: number; othersUs: number } | null; brokerUs: number | null; rawConsumerUs: number; rawBrokerUs: number | null };
 }
 
 const PREFETCH = 500;
@@ -36,24 +39,40 @@ function steadyRate(n: number, marks: { at10: number; at90: number }): number {
   return (0.8 * n) / ((marks.at90 - marks.at10) / 1000);
 }
 
-async function rawConsume(conn: ChannelModel, queue: string, n: number): Promise<number> {
+async function rawConsume(conn: ChannelModel, queue: string, n: number): Promise<{ perSecond: number; consumerUs: number; brokerUs: number | null }> {
   const ch: Channel = await conn.createChannel();
   await ch.prefetch(PREFETCH);
   let seen = 0;
   const marks = { at10: 0, at90: 0 };
+  const broker = brokerPid();
+  let cpu10: NodeJS.CpuUsage | null = null;
+  let cpu90: NodeJS.CpuUsage | null = null;
+  let broker10: CpuSample | null = null;
+  let broker90: CpuSample | null = null;
   await new Promise<void>((resolve) => {
     void ch.consume(queue, (msg) => {
       if (!msg) return;
       JSON.parse(msg.content.toString('utf8'));
       ch.ack(msg);
       seen += 1;
-      if (seen === Math.ceil(n * 0.1)) marks.at10 = performance.now();
-      if (seen === Math.ceil(n * 0.9)) marks.at90 = performance.now();
+      if (seen === Math.ceil(n * 0.1)) {
+        marks.at10 = performance.now();
+        cpu10 = process.cpuUsage();
+        broker10 = cpuSample(broker);
+      }
+      if (seen === Math.ceil(n * 0.9)) {
+        marks.at90 = performance.now();
+        cpu90 = process.cpuUsage(cpu10 ?? undefined);
+        broker90 = cpuSample(broker);
+      }
       if (seen === n) resolve();
     });
   });
   await ch.close();
-  return steadyRate(n, marks);
+  const measured = Math.ceil(n * 0.9) - Math.ceil(n * 0.1);
+  const b = cpuPerMessage(broker10, broker90, measured);
+  const used = cpu90 as NodeJS.CpuUsage | null;
+  return { perSecond: steadyRate(n, marks), consumerUs: used ? (used.user + used.system) / measured : 0, brokerUs: b ? b.mainUs + b.othersUs : null };
 }
 
 interface Stats {
@@ -64,15 +83,26 @@ async function stats(port: number): Promise<Stats> {
   return (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as Stats;
 }
 
+interface AckMarks {
+  at10: number;
+  at90: number;
+  /** Acked at each mark, and the CPU of evosync and the broker then. */
+  acked10: number;
+  acked90: number;
+  cpu10: { evosync: CpuSample | null; broker: CpuSample | null } | null;
+  cpu90: { evosync: CpuSample | null; broker: CpuSample | null } | null;
+}
+
 /** Polls evosync's ack counter (every 10 ms) until `n`, noting the 10% and 90% marks. */
-async function waitAcked(port: number, n: number, timeoutMs: number): Promise<{ at10: number; at90: number }> {
-  const marks = { at10: 0, at90: 0 };
+async function waitAcked(port: number, n: number, timeoutMs: number, pid?: number): Promise<AckMarks> {
+  const marks: AckMarks = { at10: 0, at90: 0, acked10: 0, acked90: 0, cpu10: null, cpu90: null };
+  const broker = brokerPid();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const acked = (await stats(port)).rabbitmq?.acked ?? 0;
     const now = performance.now();
-    if (!marks.at10 && acked >= n * 0.1) marks.at10 = now;
-    if (!marks.at90 && acked >= n * 0.9) marks.at90 = now;
+    if (!marks.at10 && acked >= n * 0.1) Object.assign(marks, { at10: now, acked10: acked, cpu10: { evosync: cpuSample(pid), broker: cpuSample(broker) } });
+    if (!marks.at90 && acked >= n * 0.9) Object.assign(marks, { at90: now, acked90: acked, cpu90: { evosync: cpuSample(pid), broker: cpuSample(broker) } });
     if (acked >= n) return marks;
     if (Date.now() > deadline) throw new Error(`evosync acked ${acked} of ${n} in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
@@ -121,7 +151,7 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await ch.bindQueue(rawQueue, instance, 'messages.upsert');
     await publishConfirmed(conn, instance, bodies);
     await ch.unbindQueue(rawQueue, instance, 'messages.upsert');
-    const rawPerSecond = await rawConsume(conn, rawQueue, n);
+    const raw = await rawConsume(conn, rawQueue, n);
 
     // evosync declares and binds its queue, stops; the same events are queued; it starts and drains.
     evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
@@ -130,7 +160,10 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await publishConfirmed(conn, instance, bodies);
     evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
     await waitHttp(`http://127.0.0.1:${port}/healthz`);
-    const marks = await waitAcked(port, n, 300_000);
+    const marks = await waitAcked(port, n, 300_000, evo.child.pid);
+    const measured = marks.acked90 - marks.acked10;
+    const evosyncCpu = cpuPerMessage(marks.cpu10?.evosync ?? null, marks.cpu90?.evosync ?? null, measured);
+    const brokerCpu = cpuPerMessage(marks.cpu10?.broker ?? null, marks.cpu90?.broker ?? null, measured);
     await stopChild(evo.child);
     evo = null;
 
@@ -151,7 +184,10 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await ch.deleteQueue(rawQueue);
     await ch.deleteQueue(queue);
     await ch.deleteExchange(instance);
-    return { backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond, peakRssMiB: rss, memoryMessages: memoryN };
+    return {
+      backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond: raw.perSecond, peakRssMiB: rss, memoryMessages: memoryN,
+      cpu: { evosync: evosyncCpu, brokerUs: brokerCpu ? brokerCpu.mainUs + brokerCpu.othersUs : null, rawConsumerUs: raw.consumerUs, rawBrokerUs: raw.brokerUs },
+    };
   } finally {
     if (evo) await stopChild(evo.child);
     await conn.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
 import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
+import { type CpuSample, cpuPerMessage, cpuSample } from './cpu.js';
 import { ledgerRows } from './payloads.js';
 
 export interface DeliveryFigures {
@@ -13,12 +14,14 @@ export interface DeliveryFigures {
   callsPerMessage: number;
   steadyCallsPerMessage: number;
   peakRssMiB: number | null;
+  /** CPU µs per message in the measured stretch (Linux): evosync's event loop and other threads, the fake. */
+  cpu: { evosync: { mainUs: number; othersUs: number } | null; fakeUs: number | null; rawClientUs: number; rawFakeUs: number | null };
 }
 
 interface SimInfo { url: string; accountId: number; inboxId: number; token: string }
 
 /** Plain HTTP message creates against the same fake Chatwoot, same concurrency: the ceiling. */
-async function rawCreates(sim: SimInfo, n: number, chats: number, concurrency: number, run: string): Promise<number> {
+async function rawCreates(sim: SimInfo, n: number, chats: number, concurrency: number, run: string, simPid?: number): Promise<{ perSecond: number; clientUs: number; fakeUs: number | null }> {
   const pool = new Pool(sim.url, { connections: concurrency });
   const headers = { 'content-type': 'application/json', api_access_token: sim.token };
   const base = `/api/v1/accounts/${sim.accountId}`;
@@ -42,10 +45,14 @@ async function rawCreates(sim: SimInfo, n: number, chats: number, concurrency: n
     }
   };
   const t = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const fake0 = cpuSample(simPid);
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const s = Number(process.hrtime.bigint() - t) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const fake = cpuPerMessage(fake0, cpuSample(simPid), n);
   await pool.close();
-  return n / s;
+  return { perSecond: n / s, clientUs: (cpu.user + cpu.system) / n, fakeUs: fake ? fake.mainUs + fake.othersUs : null };
 }
 
 /**
@@ -62,23 +69,33 @@ export async function benchDelivery(backend: 'sqlite' | 'postgres', databaseUrl:
     // A first pass only warms the fake up (a cold one answers at half its speed): measured, the
     // ceiling would be understated and every ratio against it flattering.
     await rawCreates(sim, Math.min(n, 10_000), Math.min(chats, 100), concurrency, 'warm-up');
-    const rawPerSecond = await rawCreates(sim, n, chats, concurrency, 'measured');
+    const raw = await rawCreates(sim, n, chats, concurrency, 'measured', simProc.child.pid);
     await fetch(`${sim.url}/_sim/stats/reset`, { method: 'POST' });
 
     // Cold pass: every chat is new (contact and conversation look-ups). Warm pass: the same chats
     // again after a restart, links read back from the ledger: the steady state of a running desk.
-    const cold = await drainPass(databaseUrl, sim, 0, n, chats, concurrency);
-    const warm = await drainPass(databaseUrl, sim, n, n, chats, concurrency);
+    const cold = await drainPass(databaseUrl, sim, 0, n, chats, concurrency, simProc.child.pid);
+    const warm = await drainPass(databaseUrl, sim, n, n, chats, concurrency, simProc.child.pid);
     return {
-      backend, messages: n, chats, evosyncPerSecond: warm.perSecond, rawHttpPerSecond: rawPerSecond,
+      backend, messages: n, chats, evosyncPerSecond: warm.perSecond, rawHttpPerSecond: raw.perSecond,
       callsPerMessage: cold.calls / n, steadyCallsPerMessage: warm.calls / n, peakRssMiB: Math.max(cold.peak ?? 0, warm.peak ?? 0) || null,
+      cpu: { evosync: warm.cpu, fakeUs: warm.fakeUs, rawClientUs: raw.clientUs, rawFakeUs: raw.fakeUs },
     };
   } finally {
     await stopChild(simProc.child);
   }
 }
 
-async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: number, chats: number, concurrency: number): Promise<{ perSecond: number; calls: number; peak: number | null }> {
+interface Pass {
+  perSecond: number;
+  calls: number;
+  peak: number | null;
+  /** CPU per message between 10% and 90% of the pass delivered. */
+  cpu: { mainUs: number; othersUs: number } | null;
+  fakeUs: number | null;
+}
+
+async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: number, chats: number, concurrency: number, simPid?: number): Promise<Pass> {
   const conn = await connect(databaseUrl);
   await migrateLedger(conn);
   const ledger = new SqlLedger(conn);
@@ -97,12 +114,19 @@ async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: num
   }, false);
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
   let peak: number | null = null;
+  const marks: { at: number; evosync: CpuSample | null; fake: CpuSample | null }[] = [];
   for (;;) {
     const stats = (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as { ledger: { pending: number } };
     peak = Math.max(peak ?? 0, (await peakRssMiB(evo.child.pid!)) ?? 0);
+    const delivered = n - stats.ledger.pending;
+    if ((marks.length === 0 && delivered >= n * 0.1) || (marks.length === 1 && delivered >= n * 0.9)) marks.push({ at: delivered, evosync: cpuSample(evo.child.pid), fake: cpuSample(simPid) });
     if (stats.ledger.pending === 0) break;
     await new Promise((r) => setTimeout(r, 25));
   }
+  const [m10, m90] = marks;
+  const measured = m10 && m90 ? m90.at - m10.at : 0;
+  const cpu = cpuPerMessage(m10?.evosync ?? null, m90?.evosync ?? null, measured);
+  const fake = cpuPerMessage(m10?.fake ?? null, m90?.fake ?? null, measured);
   await stopChild(evo.child);
   // Throughput from the first to the last delivery, read from the ledger: process start-up
   // (module loading, migrations) is not delivery work.
@@ -115,5 +139,5 @@ async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: num
   await check.close();
   const seconds = Math.max(0.001, (Number(span.last) - Number(span.first)) / 1000);
   const simStats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as { requests: number };
-  return { perSecond: n / seconds, calls: simStats.requests, peak };
+  return { perSecond: n / seconds, calls: simStats.requests, peak, cpu, fakeUs: fake ? fake.mainUs + fake.othersUs : null };
 }

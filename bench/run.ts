@@ -7,6 +7,7 @@ import { benchDelivery, type DeliveryFigures } from './delivery.js';
 import { benchBacklog, type BacklogFigures } from './backlog.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchLatency, type LatencyFigures } from './latency.js';
+import { formatCpu } from './cpu.js';
 import { spliceIntoReadme } from './readme.js';
 import { benchReconcile, type ReconcileFigures } from './reconcile.js';
 import { benchScaleOut, type ScaleOutFigures } from './scale-out.js';
@@ -65,6 +66,7 @@ async function freshPg(): Promise<string | null> {
 const sqliteUrl = () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'evosync-bench-')), 'ledger.db')}`;
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
+const us = (x: number | null) => (x === null ? '–' : String(Math.round(x)));
 
 async function main(): Promise<void> {
   const ingest: IngestFigures[] = [];
@@ -138,6 +140,13 @@ async function main(): Promise<void> {
     '| ledger | evosync msg/s | plain amqplib consume+parse+ack msg/s (prefetch 500) | evosync / plain | evosync peak RSS MiB (messages queued behind a down Chatwoot) |',
     '|---|---:|---:|---:|---:|',
     ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
+    '',
+    'Where a message\'s CPU goes (µs per message between the 10% and 90% marks, Linux /proc; evosync event loop / its other threads: SQLite writer, checkpointer, GC helpers)',
+    '',
+    '| path | ledger | evosync µs/msg | peer µs/msg (fake Chatwoot or RabbitMQ) | plain partner µs/msg | peer µs/msg under the plain partner |',
+    '|---|---|---:|---:|---:|---:|',
+    ...delivery.map((f) => `| delivery | ${f.backend} | ${formatCpu(f.cpu.evosync)} | ${us(f.cpu.fakeUs)} | ${us(f.cpu.rawClientUs)} | ${us(f.cpu.rawFakeUs)} |`),
+    ...amqpIngest.map((f) => `| RabbitMQ ingest | ${f.backend} | ${formatCpu(f.cpu.evosync)} | ${us(f.cpu.brokerUs)} | ${us(f.cpu.rawConsumerUs)} | ${us(f.cpu.rawBrokerUs)} |`),
     '',
     `Evolution → ledger reconcile (\`evosync reconcile\`: ${int(RECONCILE_N)} stored messages over 1,000 chats, 5% missing from the ledger, pages of 200)`,
     '',

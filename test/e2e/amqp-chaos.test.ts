@@ -21,7 +21,7 @@ import { createEvolutionSim, type RabbitmqSetup } from '../../sim/evolution/inde
 import { verify } from '../../sim/verify.js';
 import { connect } from '../../src/ledger/connect.js';
 import { SqlLedger } from '../../src/ledger/sql-ledger.js';
-import { EvosyncProcess, freePort } from '../helpers/evosync-process.js';
+import { chatwootEnv, EvosyncProcess, freePort } from '../helpers/evosync-process.js';
 import { startPrivateBroker } from '../helpers/private-broker.js';
 import { tempSqliteUrl } from '../helpers/services.js';
 
@@ -39,10 +39,7 @@ it(`${N.toLocaleString('en-US')} messages over RabbitMQ survive closed connectio
   const proc = new EvosyncProcess(
     {
       EVOSYNC_DATABASE_URL: databaseUrl,
-      CHATWOOT_URL: cw.url,
-      CHATWOOT_API_TOKEN: cw.token,
-      CHATWOOT_ACCOUNT_ID: String(cw.accountId),
-      CHATWOOT_INBOX_ID: String(cw.inboxId),
+      ...chatwootEnv(cw),
       EVOSYNC_WEBHOOK_TOKEN: 'e2e-webhook-token-0123456789',
       EVOSYNC_AMQP_URL: broker.url,
       EVOSYNC_AMQP_MODE: 'instance',

@@ -4,7 +4,7 @@ import { createEvolutionSim } from '../../sim/evolution/index.js';
 import { verify } from '../../sim/verify.js';
 import { connect } from '../../src/ledger/connect.js';
 import { SqlLedger } from '../../src/ledger/sql-ledger.js';
-import { EvosyncProcess, freePort } from '../helpers/evosync-process.js';
+import { chatwootEnv, EvosyncProcess, freePort } from '../helpers/evosync-process.js';
 
 export interface ScenarioOptions {
   databaseUrl: string;
@@ -27,10 +27,7 @@ export async function runLosslessScenario(o: ScenarioOptions): Promise<void> {
   const proc = new EvosyncProcess(
     {
       EVOSYNC_DATABASE_URL: o.databaseUrl,
-      CHATWOOT_URL: cw.url,
-      CHATWOOT_API_TOKEN: cw.token,
-      CHATWOOT_ACCOUNT_ID: String(cw.accountId),
-      CHATWOOT_INBOX_ID: String(cw.inboxId),
+      ...chatwootEnv(cw),
       EVOSYNC_WEBHOOK_TOKEN: token,
       EVOSYNC_HTTP_TIMEOUT_MS: '1000',
       EVOSYNC_RETRY_BASE_MS: '100',

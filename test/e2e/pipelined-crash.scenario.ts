@@ -4,7 +4,7 @@ import { verify } from '../../sim/verify.js';
 import { connect } from '../../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
 import { ledgerRows } from '../../bench/payloads.js';
-import { EvosyncProcess, freePort } from '../helpers/evosync-process.js';
+import { chatwootEnv, EvosyncProcess, freePort } from '../helpers/evosync-process.js';
 
 /**
  * Pipelined delivery under kill -9: a lane sends a chat's next message while the previous one's
@@ -27,10 +27,7 @@ export async function runPipelinedCrash(databaseUrl: string): Promise<void> {
   const proc = new EvosyncProcess(
     {
       EVOSYNC_DATABASE_URL: databaseUrl,
-      CHATWOOT_URL: cw.url,
-      CHATWOOT_API_TOKEN: cw.token,
-      CHATWOOT_ACCOUNT_ID: String(cw.accountId),
-      CHATWOOT_INBOX_ID: String(cw.inboxId),
+      ...chatwootEnv(cw),
       EVOSYNC_WEBHOOK_TOKEN: 'e2e-webhook-token-0123456789',
       EVOSYNC_LEASE_MS: '2000',
       EVOSYNC_LOG_LEVEL: 'warn',

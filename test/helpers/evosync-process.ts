@@ -23,3 +23,8 @@ export class EvosyncProcess extends EvosyncChild {
     return s;
   }
 }
+
+/** The settings that point a child evosync at a fake Chatwoot (its URL, token, account and inbox). */
+export function chatwootEnv(cw: { url: string; token: string; accountId: number; inboxId: number }): Record<string, string> {
+  return { CHATWOOT_URL: cw.url, CHATWOOT_API_TOKEN: cw.token, CHATWOOT_ACCOUNT_ID: String(cw.accountId), CHATWOOT_INBOX_ID: String(cw.inboxId) };
+}
