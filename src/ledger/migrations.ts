@@ -182,6 +182,15 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`alter table lanes add column inflight_next_id ${sql.raw(big)}`.execute(db);
       },
     },
+    '0010_state_received_at': {
+      // The backlog's age (alerts, metrics) is the oldest pending message's arrival: with the
+      // arrival time in the state index it is one seek per direction, where it read every pending
+      // row before (0.6 s with a million queued, on the event loop).
+      async up(db: Kysely<unknown>) {
+        await sql`drop index messages_state`.execute(db);
+        await sql`create index messages_state on messages (state, direction, received_at)`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

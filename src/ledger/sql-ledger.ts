@@ -1,5 +1,6 @@
 import { type Kysely, Migrator, type Selectable, type SelectQueryBuilder, type Transaction, sql } from 'kysely';
 import type { Connection, Dialect } from './connect.js';
+import type { Direction } from '../domain/message.js';
 import type {
   ChatLink, ClaimedLane, Completion, CompletionResult, IdentityRecord, InsertResult, KnownWaId, LaneStart, LearnResult, Ledger, LedgerCounts, LedgerMessage,
   MessageQuery, MessageState, NewMessage, ReconcileRun, RefusedInput,
@@ -435,12 +436,12 @@ export class SqlLedger implements Ledger {
   }
 
   async oldestPendingReceivedAt(): Promise<number | null> {
-    const r = await this.#db
-      .selectFrom('messages')
-      .select((eb) => eb.fn.min('received_at').as('at'))
-      .where('state', '=', 'pending')
-      .executeTakeFirst();
-    return r?.at == null ? null : Number(r.at);
+    // One index seek per direction on (state, direction, received_at): a min() over the state
+    // alone read every pending row (0.6 s of a stalled event loop with a million queued).
+    const oldest = (direction: Direction) =>
+      this.#db.selectFrom('messages').select((eb) => eb.fn.min('received_at').as('at')).where('state', '=', 'pending').where('direction', '=', direction).executeTakeFirst();
+    const ats = (await Promise.all([oldest('to_chatwoot'), oldest('to_whatsapp')])).map((r) => (r?.at == null ? null : Number(r.at))).filter((at): at is number => at !== null);
+    return ats.length > 0 ? Math.min(...ats) : null;
   }
 
   async listMessages(q: MessageQuery): Promise<LedgerMessage[]> {

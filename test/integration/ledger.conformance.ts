@@ -412,6 +412,14 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect(r?.next?.waId).toBe(younger.waId);
       await ledger.complete([{ messageId: r!.next!.id, instance: 'inst1', chat, owner: 'AGE', outcome: { state: 'dead', error: 'x' }, keepLeaseUntil: null, nowMs: 11, deadPolicy: 'skip' }]);
       expect(await ledger.oldestPendingReceivedAt()).toBe(before);
+      // Either direction counts: an agent reply waiting for WhatsApp is backlog too.
+      const reply = agentReply({ chat: 'age-reply@s.whatsapp.net' });
+      await ledger.insertMessages([{ message: reply, direction: 'to_whatsapp', source: 'webhook' }], 3);
+      expect(await ledger.oldestPendingReceivedAt()).toBe(3);
+      await ledger.claimLanes('AGE', 100, 12, 30_000);
+      const replyRow = await ledger.laneHead('inst1', reply.chat, 'skip');
+      await ledger.complete([{ messageId: replyRow!.id, instance: 'inst1', chat: reply.chat, owner: 'AGE', outcome: { state: 'dead', error: 'x' }, keepLeaseUntil: null, nowMs: 12, deadPolicy: 'skip' }]);
+      expect(await ledger.oldestPendingReceivedAt()).toBe(before);
       await ledger.releaseLanes('AGE');
     });
 
