@@ -157,7 +157,8 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     const startedAt = Date.now();
     await limiter.acquire(rules, signal);
     const takenAt = Date.now();
-    for (const r of rules) credits.deposit(r.key, takenAt);
+    // An acquire cut short by shutdown took no turn: nothing to hand on.
+    if (!signal.aborted) for (const r of rules) credits.deposit(r.key, takenAt);
     return { waitedMs: takenAt - startedAt };
   };
   const apis = new Map<string, ChatwootApi>();

@@ -257,15 +257,20 @@ export class AmqpConsumer {
    */
   async #process(s: Session, burst: ConsumeMessage[]): Promise<void> {
     const { refusals, events } = this.#read(burst);
-    // Refusals first and on their own: keeping input is not idempotent, storing events is (the
-    // ledger drops what it has), so only the step that failed is tried again.
+    // Refusals first and on their own, and ackable as soon as they are kept: keeping input is not
+    // idempotent, storing events is (the ledger drops what it has), so a poison message must not
+    // wait on the events' commit and come back, to be kept twice, if that commit never lands.
     if (refusals.length > 0) {
-      if (!(await this.#retrying(s, burst, () => this.#intake.refuseMany(refusals)))) return;
+      if (!(await this.#retrying(s, burst, () => this.#intake.refuseMany(refusals.map((r) => r.refused))))) return;
       this.#status.refused += refusals.length;
+      for (const r of refusals) s.acks.settle(r.msg.fields.deliveryTag);
+      this.#scheduleAck(s);
     }
-    if (events.length > 0 && !(await this.#retrying(s, burst, () => this.#accept(events)))) return;
-    for (const msg of burst) s.acks.settle(msg.fields.deliveryTag);
-    this.#scheduleAck(s);
+    if (events.length > 0) {
+      if (!(await this.#retrying(s, burst, () => this.#accept(events)))) return;
+      for (const e of events) s.acks.settle(e.msg.fields.deliveryTag);
+      this.#scheduleAck(s);
+    }
   }
 
   /** Runs a write until it succeeds; false when the session ended first (nothing is acked then). */
@@ -288,27 +293,27 @@ export class AmqpConsumer {
   }
 
   /** Parses and normalises a burst: what can be stored, and what is refused with its reason. */
-  #read(burst: ConsumeMessage[]): { refusals: Omit<RefusedInput, 'receivedAt'>[]; events: { n: Normalized; rawBody: string }[] } {
-    const refusals: Omit<RefusedInput, 'receivedAt'>[] = [];
-    const events: { n: Normalized; rawBody: string }[] = [];
+  #read(burst: ConsumeMessage[]): { refusals: { msg: ConsumeMessage; refused: Omit<RefusedInput, 'receivedAt'> }[]; events: { msg: ConsumeMessage; n: Normalized; rawBody: string }[] } {
+    const refusals: { msg: ConsumeMessage; refused: Omit<RefusedInput, 'receivedAt'> }[] = [];
+    const events: { msg: ConsumeMessage; n: Normalized; rawBody: string }[] = [];
     for (const msg of burst) {
       const raw = msg.content.toString('utf8');
       const event = msg.fields.routingKey;
       // Poison is kept with its reason, then acked, so the broker never loops on it.
       if (jsonDeeperThan(raw, MAX_JSON_DEPTH)) {
-        refusals.push({ source: 'rabbitmq', code: 'PAYLOAD_TOO_DEEP', reason: `message body nests deeper than ${MAX_JSON_DEPTH} levels`, instance: null, event, body: raw });
+        refusals.push({ msg, refused: { source: 'rabbitmq', code: 'PAYLOAD_TOO_DEEP', reason: `message body nests deeper than ${MAX_JSON_DEPTH} levels`, instance: null, event, body: raw } });
         continue;
       }
       let body: unknown;
       try {
         body = JSON.parse(raw);
       } catch (error) {
-        refusals.push({ source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${jsonErrorReason(error)}`, instance: null, event, body: raw });
+        refusals.push({ msg, refused: { source: 'rabbitmq', code: 'PAYLOAD_NOT_JSON', reason: `message body is not JSON: ${jsonErrorReason(error)}`, instance: null, event, body: raw } });
         continue;
       }
       const n = normalizeEnvelope(body, { pathEvent: event });
-      if (n.kind === 'refused') refusals.push({ source: 'rabbitmq', code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: raw });
-      else events.push({ n, rawBody: raw });
+      if (n.kind === 'refused') refusals.push({ msg, refused: { source: 'rabbitmq', code: n.code, reason: n.reason, instance: n.instance, event: n.event, body: raw } });
+      else events.push({ msg, n, rawBody: raw });
     }
     return { refusals, events };
   }

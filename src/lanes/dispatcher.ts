@@ -6,6 +6,7 @@ import { shutdownController, Wakeable } from '../lib/sleep.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, Ledger, LedgerMessage } from '../ledger/ledger.js';
 import type { ActivitySink } from '../live/changes.js';
 import type { DeliveryOutcome, DeliveryRecorder } from '../metrics/recorders.js';
+import { mayFollowBeforeCommit } from './follows.js';
 
 /** Delivers one message; must not throw (a throw is recorded as a counted retry). */
 export type LaneHandler = (row: LedgerMessage, lane: ClaimedLane, signal: AbortSignal) => Promise<CompletionOutcome>;
@@ -238,15 +239,28 @@ export class Dispatcher {
    * never committed. One completion per lane is outstanding at a time, so they commit in order.
    */
   async #runLane(lane: ClaimedLane): Promise<void> {
+    const pipe: { committing: Promise<CompletionResult> | null } = { committing: null };
+    try {
+      await this.#deliverLane(lane, pipe);
+    } catch (error) {
+      // The lane is given up next: its last commit must land first, or it could name messages in
+      // flight in a lane this process has already let go of (and may claim again).
+      await pipe.committing?.catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #deliverLane(lane: ClaimedLane, pipe: { committing: Promise<CompletionResult> | null }): Promise<void> {
     const { ledger, clock } = this.#deps;
     const { owner, deadPolicy, leaseMs } = this.#opts;
     // Committed before anything is sent: if this process dies mid-request, whoever takes the lane
-    // over knows which messages to look up. Later ones are named by each completion.
+    // over knows which messages to look up. Later ones are named by each completion. A head the
+    // start did not mark (not due by then, or the lease gone) is not sent.
     const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
-    let head = start.head;
+    let head = start.marked ? start.head : null;
     let then = start.then;
-    /** The commit of the previous outcome, still running while `head` is being sent. */
-    let committing: Promise<CompletionResult> | null = null;
+    /** The lease's term as the last commit read it (renewals extend it; commits do not). */
+    let leaseUntil = start.leaseUntil;
     let suspect = lane.suspect;
     const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
     let served = 0;
@@ -257,15 +271,16 @@ export class Dispatcher {
         if (turn.waitedMs > PACE_REREAD_MS) {
           // An older message may have been committed meanwhile: read the head again (after the
           // commit still running, which names the lane's messages in flight, is done).
-          if (committing) {
-            const prev: CompletionResult = await committing;
-            committing = null;
+          if (pipe.committing) {
+            const prev: CompletionResult = await pipe.committing;
+            pipe.committing = null;
             if (!prev.leaseHeld) return;
           }
           const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
-          if (!fresh.head || fresh.head.state !== 'pending' || fresh.head.nextAttemptAt > clock.now()) break;
+          if (!fresh.marked || !fresh.head) break;
           head = fresh.head;
           then = fresh.then;
+          leaseUntil = fresh.leaseUntil;
         }
       }
       const startedAt = clock.now();
@@ -274,10 +289,10 @@ export class Dispatcher {
       const now = clock.now();
       served += 1;
       suspect = false;
-      if (committing) {
+      if (pipe.committing) {
         // The commit that named `current` in flight: it also names what may follow it.
-        const prev: CompletionResult = await committing;
-        committing = null;
+        const prev: CompletionResult = await pipe.committing;
+        pipe.committing = null;
         if (!prev.leaseHeld) {
           // Taken over meanwhile: the outcome is still recorded; the lane is someone else's.
           await this.#record({ messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: null, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
@@ -285,16 +300,20 @@ export class Dispatcher {
           return;
         }
         then = prev.then;
+        leaseUntil = prev.leaseUntil;
       }
       // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
       const yieldSlot = served >= slice && this.#backlogged;
       const keep = this.#state === 'running' && !yieldSlot ? now + leaseMs : null;
       const completion: Completion = { messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt };
-      if (outcome.state === 'delivered' && keep !== null && then !== null) {
+      // Pipelined only well inside the lease's term: a lane reaped by another process is learned
+      // from a commit, and a pipelined send goes out before that commit answers.
+      const leaseSafe = leaseUntil !== null && leaseUntil - now > leaseMs / 2;
+      if (outcome.state === 'delivered' && keep !== null && then !== null && leaseSafe && mayFollowBeforeCommit(current, then)) {
         const next: LedgerMessage = then;
-        committing = this.#record({ ...completion, pipelined: next.id });
+        pipe.committing = this.#record({ ...completion, pipelined: next.id });
         // Awaited with the next outcome; a failure until then must not count as unhandled.
-        committing.catch(() => undefined);
+        pipe.committing.catch(() => undefined);
         this.#observe(current, outcome, now, startedAt);
         head = next;
         then = null;
@@ -305,10 +324,12 @@ export class Dispatcher {
       if (!result.leaseHeld) return;
       head = result.next;
       then = result.then;
+      leaseUntil = result.leaseUntil;
       if (!head) return;
     }
-    if (committing) {
-      const prev: CompletionResult = await committing;
+    if (pipe.committing) {
+      const prev: CompletionResult = await pipe.committing;
+      pipe.committing = null;
       if (!prev.leaseHeld) return;
     }
     await ledger.settleLane(lane.instance, lane.chat, owner, deadPolicy);

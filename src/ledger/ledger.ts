@@ -95,12 +95,21 @@ export interface CompletionResult {
   then: LedgerMessage | null;
   /** False when another process had taken the lane over (the outcome was still recorded). */
   leaseHeld: boolean;
+  /** The lease's expiry as the commit read it (null when not held): how long sending ahead is safe. */
+  leaseUntil: number | null;
 }
 
 export interface LaneStart {
   head: LedgerMessage | null;
   /** When the head is due: the message after it that may be pipelined (also marked in flight). */
   then: LedgerMessage | null;
+  /**
+   * Whether the head was committed as in flight: due by then and the lease still held. Only a
+   * marked head may be sent.
+   */
+  marked: boolean;
+  /** The lease's expiry as the start read it (null when not held). */
+  leaseUntil: number | null;
 }
 
 export interface RefusedInput {

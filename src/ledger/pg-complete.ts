@@ -15,12 +15,13 @@ type RecordOutcome = (trx: Transaction<Database>, c: Completion, includeDelivere
 export async function completeBatchPg(trx: Transaction<Database>, items: Completion[], recordOutcome: RecordOutcome): Promise<CompletionResult[]> {
   const instances = items.map((c) => c.instance);
   const chats = items.map((c) => c.chat);
-  const owners = await sql<{ instance: string; chat: string; lease_owner: string | null }>`
-    select l.instance, l.chat, l.lease_owner from lanes l
+  const owners = await sql<{ instance: string; chat: string; lease_owner: string | null; lease_until: number | null }>`
+    select l.instance, l.chat, l.lease_owner, l.lease_until from lanes l
     join unnest(${instances}::text[], ${chats}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
     order by l.instance, l.chat
     for update of l`.execute(trx);
   const ownerOf = new Map(owners.rows.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_owner]));
+  const untilOf = new Map(owners.rows.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_until == null ? null : Number(r.lease_until)]));
 
   const delivered = items.filter((c) => c.outcome.state === 'delivered');
   if (delivered.length > 0) {
@@ -55,12 +56,12 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
-      results.push({ next: null, then: null, leaseHeld: false });
+      results.push({ next: null, then: null, leaseHeld: false, leaseUntil: null });
       continue;
     }
     const move = laneAfter(c, heads.get(key) ?? []);
     laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId });
-    results.push({ next: move.next, then: move.then, leaseHeld: true });
+    results.push({ next: move.next, then: move.then, leaseHeld: true, leaseUntil: untilOf.get(key) ?? null });
   }
   if (laneRows.length > 0) {
     await sql`

@@ -211,16 +211,17 @@ export class SqlLedger implements Ledger {
   async #completeOne(trx: Transaction<Database>, c: Completion): Promise<CompletionResult> {
     // Lock the lane first: an ingest adding a message to this lane waits for us, so the lane's
     // due time computed below can never miss a message committed concurrently.
-    const lane = await this.#stmts.run<{ lease_owner: string | null }>(trx, 'laneOwner', [c.instance, c.chat]);
+    const lane = await this.#stmts.run<{ lease_owner: string | null; lease_until: number | null }>(trx, 'laneOwner', [c.instance, c.chat]);
     const leaseHeld = lane.rows[0]?.lease_owner === c.owner;
+    const until = lane.rows[0]?.lease_until;
 
     await this.#recordOutcome(trx, c, true);
-    if (!leaseHeld) return { next: null, then: null, leaseHeld: false };
+    if (!leaseHeld) return { next: null, then: null, leaseHeld: false, leaseUntil: null };
 
     const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
     if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, c.instance, c.chat]);
     else await this.#stmts.run(trx, 'releaseLane', [move.dueAt, c.instance, c.chat]);
-    return { next: move.next, then: move.then, leaseHeld: true };
+    return { next: move.next, then: move.then, leaseHeld: true, leaseUntil: until == null ? null : Number(until) };
   }
 
   /** Writes one outcome onto its message (only while still pending: a late duplicate changes nothing). */
@@ -302,14 +303,15 @@ export class SqlLedger implements Ledger {
 
   async startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart> {
     const batches = this.#batches;
-    if (batches) return batches.startLane(instance, chat, owner, deadPolicy, nowMs);
+    if (batches) return withRetry(() => batches.startLane(instance, chat, owner, deadPolicy, nowMs));
     return withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
         // The lane row first (the global lock order): a completion or fold waits for us.
-        await this.#stmts.run(trx, 'laneOwner', [instance, chat]);
+        const lane = (await this.#stmts.run<{ lease_owner: string | null; lease_until: number | null }>(trx, 'laneOwner', [instance, chat])).rows[0];
         const start = laneStart(nowMs, await headsOf(trx, instance, chat, deadPolicy));
+        if (lane?.lease_owner !== owner) return { head: start.head, then: null, marked: false, leaseUntil: null };
         if (start.inflightId !== null) await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
-        return { head: start.head, then: start.then };
+        return { head: start.head, then: start.then, marked: start.inflightId !== null, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
       }),
     );
   }
@@ -360,6 +362,9 @@ export class SqlLedger implements Ledger {
 
   async releaseLanes(owner: string): Promise<number> {
     return this.#db.transaction().execute(async (trx) => {
+      // A clean stop leaves nothing named in flight; a lane whose outcome could not be recorded
+      // (and whose abandon failed too) still does, and those messages may be in Chatwoot.
+      await this.#flagInflight(trx, (q) => q.where('lease_owner', '=', owner));
       const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
       const n = Number(r.numUpdatedRows);
       // A stopping process's lanes are free at once: the others need not wait for their next poll.

@@ -30,12 +30,17 @@ export interface RawCompletionResult {
   next: Row | null;
   then: Row | null;
   leaseHeld: boolean;
+  leaseUntil: number | null;
 }
 
 export interface RawLaneStart {
   head: Row | null;
   then: Row | null;
+  marked: boolean;
+  leaseUntil: number | null;
 }
+
+type LaneOwnerRow = { lease_owner: string | null; lease_until: number | null } | undefined;
 
 /** What the lane rules (lane-after.ts) read of a lane's first rows; whole rows only for those returned. */
 type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at'>;
@@ -95,13 +100,13 @@ export class SqliteBatchCore {
 
   #completeOne(c: Completion): RawCompletionResult {
     const p = this.#p();
-    const lane = p.laneOwner.get(c.instance, c.chat) as { lease_owner: string | null } | undefined;
+    const lane = p.laneOwner.get(c.instance, c.chat) as LaneOwnerRow;
     this.#recordOutcome(c);
-    if (lane?.lease_owner !== c.owner) return { next: null, then: null, leaseHeld: false };
+    if (lane?.lease_owner !== c.owner) return { next: null, then: null, leaseHeld: false, leaseUntil: null };
     const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
     if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, c.instance, c.chat);
     else p.releaseLane.run(move.dueAt, c.instance, c.chat);
-    return { next: this.#row(move.next), then: this.#row(move.then), leaseHeld: true };
+    return { next: this.#row(move.next), then: this.#row(move.then), leaseHeld: true, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
   }
 
   #heads(instance: string, chat: string, deadPolicy: 'skip' | 'hold') {
@@ -122,10 +127,13 @@ export class SqliteBatchCore {
 
   /** The new owner's start: heads read and, when due, marked in flight, in one transaction. */
   startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): RawLaneStart {
-    return this.#raw.transaction(() => {
+    return this.#raw.transaction((): RawLaneStart => {
+      const p = this.#p();
+      const lane = p.laneOwner.get(instance, chat) as LaneOwnerRow;
       const start = laneStart(nowMs, this.#heads(instance, chat, deadPolicy));
-      if (start.inflightId !== null) this.#p().markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
-      return { head: this.#row(start.head), then: this.#row(start.then) };
+      if (lane?.lease_owner !== owner) return { head: this.#row(start.head), then: null, marked: false, leaseUntil: null };
+      if (start.inflightId !== null) p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
+      return { head: this.#row(start.head), then: this.#row(start.then), marked: start.inflightId !== null, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
     }).immediate();
   }
 
@@ -167,11 +175,11 @@ export function toMessageRows(rows: readonly NewMessage[], nowMs: number, dueAtM
 }
 
 export function toCompletionResults(raw: readonly RawCompletionResult[]): CompletionResult[] {
-  return raw.map((r) => ({ next: r.next ? fromRow(r.next) : null, then: r.then ? fromRow(r.then) : null, leaseHeld: r.leaseHeld }));
+  return raw.map((r) => ({ next: r.next ? fromRow(r.next) : null, then: r.then ? fromRow(r.then) : null, leaseHeld: r.leaseHeld, leaseUntil: r.leaseUntil }));
 }
 
 export function toLaneStart(raw: RawLaneStart): LaneStart {
-  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null };
+  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null, marked: raw.marked, leaseUntil: raw.leaseUntil };
 }
 
 /**

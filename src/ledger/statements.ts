@@ -8,7 +8,7 @@ import type { Database } from './schema.js';
  * else in the ledger stays on the builder, where clarity matters more than microseconds.
  */
 const TEXT = {
-  laneOwner: { sql: 'select lease_owner from lanes where instance = ? and chat = ?', pgSuffix: ' for update' },
+  laneOwner: { sql: 'select lease_owner, lease_until from lanes where instance = ? and chat = ?', pgSuffix: ' for update' },
   markDelivered: {
     sql: "update messages set state = 'delivered', cw_message_id = ?, cw_conversation_id = ?, delivered_at = ?, sent_at = coalesce(sent_at, ?), updated_at = ?, maybe_sent = 0, last_error = null, attempts = attempts + 1 where id = ? and state = 'pending'",
     pgSuffix: '',

@@ -213,6 +213,22 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((await ledger.getMessage('inst1', m3!.waId))?.maybeSent).toBe(false);
     });
 
+    it('marks a head only when it is due and the lease is held, and tells the lease term it read', async () => {
+      const t = now + 25_000;
+      const chat = 'pipe0@s.whatsapp.net';
+      await ledger.insertMessages([{ message: chatMessage({ chat }), direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
+      expect((await ledger.claimLanes('P0', 100, t + 500, 10_000)).map((l) => l.chat)).toContain(chat);
+      // Due at t + 500: a start that reads the clock before then sends nothing.
+      expect(await ledger.startLane('inst1', chat, 'P0', 'skip', t + 499)).toMatchObject({ marked: false, then: null });
+      const due = await ledger.startLane('inst1', chat, 'P0', 'skip', t + 500);
+      expect(due).toMatchObject({ marked: true, leaseUntil: t + 10_500 });
+      // Another owner's start marks nothing (the lease is P0's).
+      expect(await ledger.startLane('inst1', chat, 'intruder', 'skip', t + 600)).toMatchObject({ marked: false, leaseUntil: null });
+      // A stop that finds a lane still naming messages in flight flags them before letting go.
+      expect(await ledger.releaseLanes('P0')).toBeGreaterThanOrEqual(1);
+      expect((await ledger.getMessage('inst1', due.head!.waId))?.maybeSent).toBe(true);
+    });
+
     it('keeps a pipelined lane, names the message being sent and the one after it, and settles a takeover the same way', async () => {
       const t = now + 30_000;
       const chat = 'pipe2@s.whatsapp.net';
@@ -281,7 +297,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       const give = async (chat: string, at: number) => {
         const head = await ledger.laneHead('turns', chat, 'skip');
         const [r] = await ledger.complete([{ messageId: head!.id, instance: 'turns', chat, owner: 'T', outcome: { state: 'delivered', cwMessageId: head!.id, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: at, deadPolicy: 'skip' }]);
-        expect(r).toEqual({ next: null, then: null, leaseHeld: true });
+        expect(r).toEqual({ next: null, then: null, leaseHeld: true, leaseUntil: expect.any(Number) });
       };
       // Both still have a due message; x is given back later than y.
       await give(chats[0]!, t0 + 500);
@@ -328,9 +344,9 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
         { ...base, chat: chats[3]!, messageId: heads[3]!.id, outcome: { state: 'delivered', cwMessageId: 44, cwConversationId: 1 } },
       ]);
       expect(results[0]).toMatchObject({ leaseHeld: true, next: { waId: msgs[1]!.waId } });
-      expect(results[1]).toEqual({ leaseHeld: true, next: null, then: null });
+      expect(results[1]).toEqual({ leaseHeld: true, next: null, then: null, leaseUntil: t + 30_000 });
       expect(results[2]).toMatchObject({ leaseHeld: true, next: { waId: msgs[5]!.waId } });
-      expect(results[3]).toEqual({ leaseHeld: false, next: null, then: null });
+      expect(results[3]).toEqual({ leaseHeld: false, next: null, then: null, leaseUntil: null });
       expect((await ledger.getMessage('inst1', msgs[0]!.waId))).toMatchObject({ state: 'delivered', cwMessageId: 11, attempts: 1 });
       expect((await ledger.getMessage('inst1', msgs[2]!.waId))).toMatchObject({ state: 'pending', attempts: 1, maybeSent: true, nextAttemptAt: t + 9000 });
       expect((await ledger.getMessage('inst1', msgs[4]!.waId))).toMatchObject({ state: 'dead', lastError: 'gone' });

@@ -26,7 +26,7 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
         // The first claim starts the worker; the second comes while its completion is committing.
         return claims <= 2 ? [lane] : [];
       },
-      startLane: async () => ({ head: heads.shift() ?? null, then: null }),
+      startLane: async () => ({ head: heads.shift() ?? null, then: null, marked: true, leaseUntil: Date.now() + 30_000 }),
       settleLane: async () => {},
       renewLeases: async () => 0,
       reapExpiredLeases: async () => 0,
@@ -36,7 +36,7 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
     } as unknown as Ledger;
     const completer = {
       submit: (c: Completion) =>
-        c.messageId === 1 ? new Promise<CompletionResult>((r) => (releaseCompletion = r)) : Promise.resolve({ next: null, then: null, leaseHeld: true }),
+        c.messageId === 1 ? new Promise<CompletionResult>((r) => (releaseCompletion = r)) : Promise.resolve({ next: null, then: null, leaseHeld: true, leaseUntil: null }),
       close: async () => {},
     } as unknown as GroupCommitter<Completion, CompletionResult>;
     const handle: LaneHandler = async (row) => {
@@ -53,7 +53,7 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
       await until(() => claims >= 2 && handled.length === 1);
       // The lease went back with the lane due again (a second message arrived), and was claimed.
       heads = [msg(2)];
-      releaseCompletion({ next: null, then: null, leaseHeld: true });
+      releaseCompletion({ next: null, then: null, leaseHeld: true, leaseUntil: null });
       await until(() => handled.length === 2);
       expect(handled).toEqual([1, 2]);
     } finally {

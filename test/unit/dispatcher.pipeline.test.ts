@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { LaneItem } from '../../src/domain/lane-item.js';
+import type { ClaimedLane, Completion, CompletionResult, Ledger, LedgerMessage } from '../../src/ledger/ledger.js';
+import type { GroupCommitter } from '../../src/lib/group-commit.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { Dispatcher, type LaneHandler } from '../../src/lanes/dispatcher.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { chatMessage } from '../helpers/fixtures.js';
+
+/**
+ * When the dispatcher sends a chat's next item before the previous outcome is committed. Only a
+ * new WhatsApp message that does not refer to the previous one may go early: an edit of it (or a
+ * delete, a receipt) and a message quoting it read its committed Chatwoot id, and sent before the
+ * commit they would find it still pending. The completer here holds every commit until the test
+ * lets it go, so what the handler saw meanwhile is exactly what was sent early.
+ */
+const lane: ClaimedLane = { instance: 'inst1', chat: 'c@s.whatsapp.net', suspect: false };
+const row = (id: number, message: LaneItem): LedgerMessage =>
+  ({ id, waId: message.waId, instance: 'inst1', chat: lane.chat, direction: 'to_chatwoot', event: message.event, message, state: 'pending', nextAttemptAt: 0, attempts: 0, maybeSent: false, receivedAt: 0 }) as unknown as LedgerMessage;
+
+async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneItem, leaseMsLeft = 30_000): Promise<{ early: boolean }> {
+  const first = row(1, chatMessage({ chat: lane.chat }));
+  const next = row(2, second(first));
+  const handled: number[] = [];
+  const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
+  let claims = 0;
+  const ledger = {
+    claimLanes: async () => (claims++ === 0 ? [lane] : []),
+    startLane: async () => ({ head: first, then: next, marked: true, leaseUntil: Date.now() + leaseMsLeft }),
+    settleLane: async () => {},
+    renewLeases: async () => 0,
+    reapExpiredLeases: async () => 0,
+    nextDueAt: async () => null,
+    releaseLanes: async () => 0,
+    abandonLane: async () => {},
+  } as unknown as Ledger;
+  const completer = {
+    submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
+    close: async () => {},
+  } as unknown as GroupCommitter<Completion, CompletionResult>;
+  const handle: LaneHandler = async (r) => {
+    handled.push(r.id);
+    return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
+  };
+  const d = new Dispatcher(
+    { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
+    { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
+  );
+  d.start();
+  try {
+    await until(() => commits.length >= 1);
+    // The first outcome is being committed; give the lane a moment to (not) send the next item.
+    await new Promise((r) => setTimeout(r, 50));
+    const early = handled.includes(2);
+    expect(commits[0]?.c.pipelined ?? null).toBe(early ? 2 : null);
+    commits[0]?.release({ next: early ? null : next, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    await until(() => handled.includes(2) && commits.length >= 2);
+    commits[1]?.release({ next: null, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    expect(handled).toEqual([1, 2]);
+    return { early };
+  } finally {
+    for (const c of commits) c.release({ next: null, then: null, leaseHeld: true, leaseUntil: null });
+    await d.stop();
+  }
+}
+
+describe('dispatcher: what goes before the previous outcome commits', () => {
+  it('sends a new, unrelated message of the chat at once (pipelined)', async () => {
+    expect(await handledBeforeFirstCommit(() => chatMessage({ chat: lane.chat }))).toEqual({ early: true });
+  });
+
+  it('holds a message quoting the previous one until that one is committed', async () => {
+    const quoting = (first: LedgerMessage) => chatMessage({ chat: lane.chat, content: { type: 'conversation', text: 'as I said', media: null, quotedId: first.waId } });
+    expect(await handledBeforeFirstCommit(quoting)).toEqual({ early: false });
+  });
+
+  it('holds an edit of the previous message until that one is committed', async () => {
+    const edit = (first: LedgerMessage): LaneItem => ({
+      instance: 'inst1', waId: `edit:${first.waId}`, targetWaId: first.waId, chat: lane.chat, chatPhone: null, chatLid: null, isGroup: false,
+      chatKnown: true, fromMe: false, timestamp: 1_760_000_100, text: 'fixed', editedAtMs: 1_760_000_100_000, event: 'messages.edited',
+    });
+    expect(await handledBeforeFirstCommit(edit)).toEqual({ early: false });
+  });
+
+  it('does not send ahead on a lease near the end of its term (a reaper elsewhere may take it)', async () => {
+    expect(await handledBeforeFirstCommit(() => chatMessage({ chat: lane.chat }), 5_000)).toEqual({ early: false });
+  });
+});
+
+async function until(fn: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
