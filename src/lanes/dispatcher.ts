@@ -257,7 +257,7 @@ export class Dispatcher {
     // over knows which messages to look up. Later ones are named by each completion. A head the
     // start did not mark (not due by then, or the lease gone) is not sent.
     const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
-    let head = start.marked ? start.head : null;
+    let head = start.head;
     let then = start.then;
     /** The lease's term as the last commit read it (renewals extend it; commits do not). */
     let leaseUntil = start.leaseUntil;
@@ -277,7 +277,7 @@ export class Dispatcher {
             if (!prev.leaseHeld) return;
           }
           const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
-          if (!fresh.marked || !fresh.head) break;
+          if (!fresh.head) break;
           head = fresh.head;
           then = fresh.then;
           leaseUntil = fresh.leaseUntil;

@@ -69,13 +69,9 @@ export function laneAfter<R extends LaneRow>(c: Pick<Completion, 'keepLeaseUntil
 }
 
 /**
- * A lane's start by its new owner: the head it will send (marked in flight when due) and the one
- * it may pipeline after it. Same marking as a completion that keeps the lane.
+ * A lane's start by its new owner: the same marking as a completion that keeps the lane — the head
+ * (when due) and the message it may pipeline after it are named in flight.
  */
-export function laneStart<R extends LaneRow>(nowMs: number, heads: readonly R[]): { head: R | null; then: R | null; inflightId: number | null; inflightNextId: number | null } {
-  const head = heads[0] ?? null;
-  if (!head || head.state !== 'pending' || head.nextAttemptAt > nowMs) return { head, then: null, inflightId: null, inflightNextId: null };
-  const second = heads[1] ?? null;
-  const then = mayFollow(head, second, nowMs) ? second : null;
-  return { head, then, inflightId: head.id, inflightNextId: then?.id ?? null };
+export function laneStart<R extends LaneRow>(nowMs: number, heads: readonly R[]): LaneMove<R> {
+  return laneAfter({ keepLeaseUntil: nowMs, nowMs }, heads);
 }

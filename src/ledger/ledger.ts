@@ -100,14 +100,10 @@ export interface CompletionResult {
 }
 
 export interface LaneStart {
+  /** The head, committed as in flight: due by then and the lease still held (else null: send nothing). */
   head: LedgerMessage | null;
-  /** When the head is due: the message after it that may be pipelined (also marked in flight). */
+  /** The message after the head that may be pipelined (also committed in flight). */
   then: LedgerMessage | null;
-  /**
-   * Whether the head was committed as in flight: due by then and the lease still held. Only a
-   * marked head may be sent.
-   */
-  marked: boolean;
   /** The lease's expiry as the start read it (null when not held). */
   leaseUntil: number | null;
 }
@@ -275,11 +271,6 @@ export interface Ledger {
   settleLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold'): Promise<void>;
   /** Extends the owner's leases of these lanes: a slow delivery must not lose its lane mid-request. */
   renewLeases(owner: string, lanes: readonly { instance: string; chat: string }[], untilMs: number): Promise<number>;
-  /**
-   * Records which message the owner is about to deliver, and the one it may send right after it,
-   * before either is sent (see takeovers).
-   */
-  markInflight(instance: string, chat: string, owner: string, messageId: number, nextId?: number | null): Promise<void>;
   /** Gives a lane up after its outcome could not be recorded: suspect, so its head is looked up. */
   abandonLane(instance: string, chat: string, owner: string, nowMs: number): Promise<void>;
   /** Highest Chatwoot id committed as delivered in a chat: where a look-up for a lost answer starts. */

@@ -297,10 +297,6 @@ export class SqlLedger implements Ledger {
     return n;
   }
 
-  async markInflight(instance: string, chat: string, owner: string, messageId: number, nextId: number | null = null): Promise<void> {
-    await this.#stmts.run(this.#db, 'markInflight', [messageId, nextId, instance, chat, owner]);
-  }
-
   async startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart> {
     const batches = this.#batches;
     if (batches) return withRetry(() => batches.startLane(instance, chat, owner, deadPolicy, nowMs));
@@ -309,9 +305,11 @@ export class SqlLedger implements Ledger {
         // The lane row first (the global lock order): a completion or fold waits for us.
         const lane = (await this.#stmts.run<{ lease_owner: string | null; lease_until: number | null }>(trx, 'laneOwner', [instance, chat])).rows[0];
         const start = laneStart(nowMs, await headsOf(trx, instance, chat, deadPolicy));
-        if (lane?.lease_owner !== owner) return { head: start.head, then: null, marked: false, leaseUntil: null };
-        if (start.inflightId !== null) await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
-        return { head: start.head, then: start.then, marked: start.inflightId !== null, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
+        if (lane?.lease_owner !== owner) return { head: null, then: null, leaseUntil: null };
+        const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
+        if (start.inflightId === null) return { head: null, then: null, leaseUntil };
+        await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
+        return { head: start.next, then: start.then, leaseUntil };
       }),
     );
   }

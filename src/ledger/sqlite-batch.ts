@@ -36,7 +36,6 @@ export interface RawCompletionResult {
 export interface RawLaneStart {
   head: Row | null;
   then: Row | null;
-  marked: boolean;
   leaseUntil: number | null;
 }
 
@@ -131,9 +130,11 @@ export class SqliteBatchCore {
       const p = this.#p();
       const lane = p.laneOwner.get(instance, chat) as LaneOwnerRow;
       const start = laneStart(nowMs, this.#heads(instance, chat, deadPolicy));
-      if (lane?.lease_owner !== owner) return { head: this.#row(start.head), then: null, marked: false, leaseUntil: null };
-      if (start.inflightId !== null) p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
-      return { head: this.#row(start.head), then: this.#row(start.then), marked: start.inflightId !== null, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
+      if (lane?.lease_owner !== owner) return { head: null, then: null, leaseUntil: null };
+      const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
+      if (start.inflightId === null) return { head: null, then: null, leaseUntil };
+      p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
+      return { head: this.#row(start.next), then: this.#row(start.then), leaseUntil };
     }).immediate();
   }
 
@@ -179,7 +180,7 @@ export function toCompletionResults(raw: readonly RawCompletionResult[]): Comple
 }
 
 export function toLaneStart(raw: RawLaneStart): LaneStart {
-  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null, marked: raw.marked, leaseUntil: raw.leaseUntil };
+  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null, leaseUntil: raw.leaseUntil };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { Dialect } from './connect.js';
+import { LANE_LOOKAHEAD } from './lane-after.js';
 import type { Database } from './schema.js';
 
 /**
@@ -15,15 +16,15 @@ const TEXT = {
   },
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
   // The lane's first rows (LANE_LOOKAHEAD), without their payloads: what the lane rules decide on.
-  headsPending: { sql: "select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3", pgSuffix: '' },
+  headsPending: { sql: `select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}`, pgSuffix: '' },
   // Policy hold: a dead head blocks its lane too. Two ordered index scans, merged: with
   // `state in (...)` both engines read every row of the chat and sort them.
   headsHold: {
     sql: `select * from (
-            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 3) p
+            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}) p
             union all
-            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'dead' order by maybe_sent desc, wa_ts, id limit 3) d
-          ) h order by maybe_sent desc, wa_ts, id limit 3`,
+            select * from (select id, state, direction, next_attempt_at, maybe_sent, wa_ts from messages where instance = ? and chat = ? and state = 'dead' order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}) d
+          ) h order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}`,
     pgSuffix: '',
   },
   messageById: { sql: 'select * from messages where id = ?', pgSuffix: '' },

@@ -219,11 +219,11 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.insertMessages([{ message: chatMessage({ chat }), direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
       expect((await ledger.claimLanes('P0', 100, t + 500, 10_000)).map((l) => l.chat)).toContain(chat);
       // Due at t + 500: a start that reads the clock before then sends nothing.
-      expect(await ledger.startLane('inst1', chat, 'P0', 'skip', t + 499)).toMatchObject({ marked: false, then: null });
+      expect(await ledger.startLane('inst1', chat, 'P0', 'skip', t + 499)).toEqual({ head: null, then: null, leaseUntil: expect.any(Number) });
       const due = await ledger.startLane('inst1', chat, 'P0', 'skip', t + 500);
-      expect(due).toMatchObject({ marked: true, leaseUntil: t + 10_500 });
+      expect(due).toMatchObject({ head: { state: 'pending' }, leaseUntil: t + 10_500 });
       // Another owner's start marks nothing (the lease is P0's).
-      expect(await ledger.startLane('inst1', chat, 'intruder', 'skip', t + 600)).toMatchObject({ marked: false, leaseUntil: null });
+      expect(await ledger.startLane('inst1', chat, 'intruder', 'skip', t + 600)).toEqual({ head: null, then: null, leaseUntil: null });
       // A stop that finds a lane still naming messages in flight flags them before letting go.
       expect(await ledger.releaseLanes('P0')).toBeGreaterThanOrEqual(1);
       expect((await ledger.getMessage('inst1', due.head!.waId))?.maybeSent).toBe(true);
@@ -361,8 +361,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.insertMessages([{ message: first, direction: 'to_chatwoot', source: 'webhook' }], now);
       const t = now + 20_000;
       expect((await ledger.claimLanes('gone', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
-      const head = await ledger.laneHead('inst1', chat, 'skip');
-      await ledger.markInflight('inst1', chat, 'gone', head!.id);
+      expect((await ledger.startLane('inst1', chat, 'gone', 'skip', t))?.head?.waId).toBe(first.waId);
       // The owner dies mid-request; meanwhile a message with an earlier WhatsApp time arrives late.
       const late = chatMessage({ chat, timestamp: 50 });
       await ledger.insertMessages([{ message: late, direction: 'to_chatwoot', source: 'webhook' }], t + 1);

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { LaneItem } from '../../src/domain/lane-item.js';
-import type { ClaimedLane, Completion, CompletionResult, Ledger, LedgerMessage } from '../../src/ledger/ledger.js';
+import type { ClaimedLane, Completion, CompletionResult, LedgerMessage } from '../../src/ledger/ledger.js';
 import type { GroupCommitter } from '../../src/lib/group-commit.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { Dispatcher, type LaneHandler } from '../../src/lanes/dispatcher.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { chatMessage } from '../helpers/fixtures.js';
+import { laneLedger } from '../helpers/lane-ledger.js';
 
 /**
  * When the dispatcher sends a chat's next item before the previous outcome is committed. Only a
@@ -24,16 +25,10 @@ async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneIt
   const handled: number[] = [];
   const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
   let claims = 0;
-  const ledger = {
+  const ledger = laneLedger({
     claimLanes: async () => (claims++ === 0 ? [lane] : []),
-    startLane: async () => ({ head: first, then: next, marked: true, leaseUntil: Date.now() + leaseMsLeft }),
-    settleLane: async () => {},
-    renewLeases: async () => 0,
-    reapExpiredLeases: async () => 0,
-    nextDueAt: async () => null,
-    releaseLanes: async () => 0,
-    abandonLane: async () => {},
-  } as unknown as Ledger;
+    startLane: async () => ({ head: first, then: next, leaseUntil: Date.now() + leaseMsLeft }),
+  });
   const completer = {
     submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
     close: async () => {},

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ClaimedLane, Completion, CompletionResult, Ledger, LedgerMessage } from '../../src/ledger/ledger.js';
+import type { ClaimedLane, Completion, CompletionResult, LedgerMessage } from '../../src/ledger/ledger.js';
 import type { GroupCommitter } from '../../src/lib/group-commit.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { Dispatcher, type LaneHandler } from '../../src/lanes/dispatcher.js';
 import { systemClock } from '../../src/lib/clock.js';
+import { laneLedger } from '../helpers/lane-ledger.js';
 
 /**
  * Regression (fidelity acceptance run, PostgreSQL): a worker whose completion gave its lease back
@@ -20,20 +21,14 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
     let heads = [msg(1)];
     const handled: number[] = [];
 
-    const ledger = {
+    const ledger = laneLedger({
       claimLanes: async () => {
         claims += 1;
         // The first claim starts the worker; the second comes while its completion is committing.
         return claims <= 2 ? [lane] : [];
       },
-      startLane: async () => ({ head: heads.shift() ?? null, then: null, marked: true, leaseUntil: Date.now() + 30_000 }),
-      settleLane: async () => {},
-      renewLeases: async () => 0,
-      reapExpiredLeases: async () => 0,
-      nextDueAt: async () => null,
-      releaseLanes: async () => 0,
-      abandonLane: async () => {},
-    } as unknown as Ledger;
+      startLane: async () => ({ head: heads.shift() ?? null, then: null, leaseUntil: Date.now() + 30_000 }),
+    });
     const completer = {
       submit: (c: Completion) =>
         c.messageId === 1 ? new Promise<CompletionResult>((r) => (releaseCompletion = r)) : Promise.resolve({ next: null, then: null, leaseHeld: true, leaseUntil: null }),
