@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/lifecycle.js';
 import { createEvolutionSim, type EvolutionSim } from '../../sim/evolution/index.js';
 
 const URI = process.env['RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -92,8 +93,12 @@ describe('RabbitMQ per-instance mode', () => {
     // Once declared and bound, later events reach Evolution's queue too.
     await sim.run({ instance, chats: 1, messages: 2 });
     await drain(mine, 2);
-    const info = await ch.checkQueue(evoQueue);
-    expect(info.messageCount).toBeGreaterThanOrEqual(2);
+    // A quorum queue's message count is reported a moment after the enqueue (Raft): read until it shows.
+    const count = await until('Evolution\'s own queue to count the 2 later events', async () => {
+      const n = (await ch.checkQueue(evoQueue)).messageCount;
+      return n >= 2 ? n : null;
+    }, 10_000);
+    expect(count).toBeGreaterThanOrEqual(2);
   });
 
   it('drops events while the channel is down, then reconnects with backoff', async () => {
