@@ -348,7 +348,7 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
       ingest: { ...intake.counts, batches: intake.committer.batches, items: intake.committer.items },
       ...(amqp ? { rabbitmq: amqp.status() } : {}),
       reconcile: { configured: reconciler.configured },
-      delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered },
+      delivery: { inFlight: dispatcher.inFlight, delivered: dispatcher.delivered, lookups: delivery.lookups, recovered: delivery.recovered, batches: completer.batches, items: completer.items },
       alerts: { firing: alerts.firing(), queued: alerts.queued() },
       cluster: {
         owner,

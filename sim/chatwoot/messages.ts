@@ -60,14 +60,21 @@ function resolveInReplyTo(ctx: SimContext, conv: Conversation, attrs: Json): voi
   attrs.in_reply_to = found?.id ?? null;
 }
 
+/**
+ * A conversation's messages are kept in creation order, so the minute's first one is found by
+ * binary search: a scan from the end cost the fake a step per message of the minute, up to the
+ * limit, on every create — a cost real Chatwoot (an indexed count) does not have.
+ */
 function messagesInLastMinute(conv: Conversation, now: number): number {
-  let n = 0;
-  for (let i = conv.messages.length - 1; i >= 0; i--) {
-    const m = conv.messages[i];
-    if (!m || m.createdAt < now - 60_000) break;
-    n++;
+  const since = now - 60_000;
+  let lo = 0;
+  let hi = conv.messages.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((conv.messages[mid] as Message).createdAt < since) lo = mid + 1;
+    else hi = mid;
   }
-  return n;
+  return conv.messages.length - lo;
 }
 
 export interface CreateMessageResult {

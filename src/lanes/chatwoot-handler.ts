@@ -37,18 +37,19 @@ export function chatwootHandler(deps: ChatwootHandlerDeps): LaneHandler {
     const result = await deps.delivery.deliver(api, row, msg, { suspect: lane.suspect, signal });
     const now = deps.clock.now();
     deps.metrics?.attempt(row.direction, now - started);
-    const log = { messageId: row.id, waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - started };
+    // Built only for a line that is written: a delivery at the default level logs nothing.
+    const log = () => ({ messageId: row.id, waId: row.waId, instance: row.instance, chat: row.chat, attempt: row.attempts + 1, durationMs: now - started });
     if (result.kind === 'delivered') {
       gate.recordSuccess();
-      deps.logger.debug({ ...log, cwMessageId: result.cwMessageId, recovered: result.recovered }, 'delivered to Chatwoot');
-      if (result.mediaUnavailable) deps.logger.warn({ ...log, code: 'MEDIA_UNAVAILABLE', cwMessageId: result.cwMessageId, reason: result.mediaUnavailable }, 'media not available; delivered with a placeholder');
+      if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ ...log(), cwMessageId: result.cwMessageId, recovered: result.recovered }, 'delivered to Chatwoot');
+      if (result.mediaUnavailable) deps.logger.warn({ ...log(), code: 'MEDIA_UNAVAILABLE', cwMessageId: result.cwMessageId, reason: result.mediaUnavailable }, 'media not available; delivered with a placeholder');
       return { state: 'delivered', cwMessageId: result.cwMessageId, cwConversationId: result.cwConversationId };
     }
     // A failed media fetch is Evolution's, not Chatwoot's: it must not pause delivery to Chatwoot.
     const verdict = result.upstream === 'evolution' ? 'counted' : gate.recordFailure(result.failure, now);
     const outcome = failureOutcome(row, result.failure, result.maybeSent, verdict, gate.pausedUntil(), now, deps.policy);
-    if (outcome.state === 'dead') deps.logger.error({ ...log, error: outcome.error }, 'message is dead');
-    else if (outcome.state === 'retry' && outcome.countAttempt) deps.logger.warn({ ...log, error: outcome.error, retryInMs: outcome.nextAttemptAt - now, maybeSent: outcome.maybeSent }, 'delivery failed; will retry');
+    if (outcome.state === 'dead') deps.logger.error({ ...log(), error: outcome.error }, 'message is dead');
+    else if (outcome.state === 'retry' && outcome.countAttempt) deps.logger.warn({ ...log(), error: outcome.error, retryInMs: outcome.nextAttemptAt - now, maybeSent: outcome.maybeSent }, 'delivery failed; will retry');
     return outcome;
   };
 }

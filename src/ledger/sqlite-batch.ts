@@ -1,8 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
 import { laneAfter, laneStart } from './lane-after.js';
-import type { ClaimedLane, Completion, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
-import { fromRow, toRow } from './rows.js';
+import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
+import { fromValues, type RowValues, toRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import type { Statements } from './statements.js';
 
@@ -25,18 +25,42 @@ export type MessageRow = ReturnType<typeof toRow>;
 
 type Row = Selectable<MessagesTable>;
 
-/** A completion's result with the next heads as raw rows: rows cross a thread boundary cheaply. */
-export interface RawCompletionResult {
-  next: Row | null;
-  then: Row | null;
-  leaseHeld: boolean;
-  leaseUntil: number | null;
+/**
+ * A completion's result as the writer answers it: [next, then, leaseHeld, leaseUntil], rows as
+ * values. Arrays, not objects: structured clone copies every key of every object, and these
+ * cross the thread boundary once per delivered message.
+ */
+export type RawCompletionResult = [next: RowValues | null, then: RowValues | null, leaseHeld: boolean, leaseUntil: number | null];
+
+/** A lane start as the writer answers it: [head, then, leaseUntil]. */
+export type RawLaneStart = [head: RowValues | null, then: RowValues | null, leaseUntil: number | null];
+
+/**
+ * A completion as it is posted to the writer thread (same reason as RawCompletionResult):
+ * [messageId, instance, chat, owner, keepLeaseUntil, nowMs, deadPolicy, attemptStartedAt,
+ * pipelined, state, …the outcome's own fields].
+ */
+export type PackedCompletion = [number, string, string, string, number | null, number, 'skip' | 'hold', number | null, number | null, CompletionOutcome['state'], unknown, unknown, unknown, unknown];
+
+export function packCompletion(c: Completion): PackedCompletion {
+  const o = c.outcome;
+  const head = [c.messageId, c.instance, c.chat, c.owner, c.keepLeaseUntil, c.nowMs, c.deadPolicy, c.attemptStartedAt ?? null, c.pipelined ?? null] as const;
+  switch (o.state) {
+    case 'delivered': return [...head, o.state, o.cwMessageId, o.cwConversationId, null, null];
+    case 'skipped': return [...head, o.state, o.reason, null, null, null];
+    case 'dead': return [...head, o.state, o.error, null, null, null];
+    case 'retry': return [...head, o.state, o.error, o.nextAttemptAt, o.countAttempt, o.maybeSent];
+  }
 }
 
-export interface RawLaneStart {
-  head: Row | null;
-  then: Row | null;
-  leaseUntil: number | null;
+export function unpackCompletion(p: PackedCompletion): Completion {
+  const [messageId, instance, chat, owner, keepLeaseUntil, nowMs, deadPolicy, attemptStartedAt, pipelined, state, a, b, c, d] = p;
+  const outcome: CompletionOutcome =
+    state === 'delivered' ? { state, cwMessageId: a as number | null, cwConversationId: b as number | null }
+    : state === 'skipped' ? { state, reason: a as string }
+    : state === 'dead' ? { state, error: a as string }
+    : { state, error: a as string, nextAttemptAt: b as number, countAttempt: c as boolean, maybeSent: d as boolean };
+  return { messageId, instance, chat, owner, outcome, keepLeaseUntil, nowMs, deadPolicy, ...(attemptStartedAt !== null ? { attemptStartedAt } : {}), ...(pipelined !== null ? { pipelined } : {}) };
 }
 
 type LaneOwnerRow = { lease_owner: string | null; lease_until: number | null } | undefined;
@@ -69,7 +93,7 @@ export class SqliteBatchCore {
     const prep = (text: string) => this.#raw.prepare(text);
     this.#prepared = {
       insertMessage: prep(s.text('insertMessage')), upsertLane: prep(s.text('upsertLane')), laneOwner: prep(s.text('laneOwner')),
-      markDelivered: prep(s.text('markDelivered')), headsPending: prep(s.text('headsPending')), headsHold: prep(s.text('headsHold')), messageById: prep(s.text('messageById')),
+      markDelivered: prep(s.text('markDelivered')), headsPending: prep(s.text('headsPending')), headsHold: prep(s.text('headsHold')), messageById: prep(s.text('messageById')).raw(true),
       keepLane: prep(s.text('keepLane')), releaseLane: prep(s.text('releaseLane')), markInflight: prep(s.text('markInflight')),
       claim: prep(SQLITE_ONLY.claim), settle: prep(SQLITE_ONLY.settle),
       markSkipped: prep(SQLITE_ONLY.markSkipped), markDead: prep(SQLITE_ONLY.markDead), markRetry: prep(SQLITE_ONLY.markRetry),
@@ -101,11 +125,11 @@ export class SqliteBatchCore {
     const p = this.#p();
     const lane = p.laneOwner.get(c.instance, c.chat) as LaneOwnerRow;
     this.#recordOutcome(c);
-    if (lane?.lease_owner !== c.owner) return { next: null, then: null, leaseHeld: false, leaseUntil: null };
+    if (lane?.lease_owner !== c.owner) return [null, null, false, null];
     const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
     if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, c.instance, c.chat);
     else p.releaseLane.run(move.dueAt, c.instance, c.chat);
-    return { next: this.#row(move.next), then: this.#row(move.then), leaseHeld: true, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
+    return [this.#row(move.next), this.#row(move.then), true, lane.lease_until == null ? null : Number(lane.lease_until)];
   }
 
   #heads(instance: string, chat: string, deadPolicy: 'skip' | 'hold') {
@@ -114,8 +138,8 @@ export class SqliteBatchCore {
     return (rows as HeadRow[]).map(asLaneRow);
   }
 
-  #row(head: { id: number } | null): Row | null {
-    return head ? ((this.#p().messageById.get(head.id) as Row | undefined) ?? null) : null;
+  #row(head: { id: number } | null): RowValues | null {
+    return head ? ((this.#p().messageById.get(head.id) as RowValues | undefined) ?? null) : null;
   }
 
   /** Leases up to `limit` due, unleased lanes (the oldest due first). */
@@ -130,11 +154,11 @@ export class SqliteBatchCore {
       const p = this.#p();
       const lane = p.laneOwner.get(instance, chat) as LaneOwnerRow;
       const start = laneStart(nowMs, this.#heads(instance, chat, deadPolicy));
-      if (lane?.lease_owner !== owner) return { head: null, then: null, leaseUntil: null };
+      if (lane?.lease_owner !== owner) return [null, null, null];
       const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
-      if (start.inflightId === null) return { head: null, then: null, leaseUntil };
+      if (start.inflightId === null) return [null, null, leaseUntil];
       p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
-      return { head: this.#row(start.next), then: this.#row(start.then), leaseUntil };
+      return [this.#row(start.next), this.#row(start.then), leaseUntil];
     }).immediate();
   }
 
@@ -176,11 +200,11 @@ export function toMessageRows(rows: readonly NewMessage[], nowMs: number, dueAtM
 }
 
 export function toCompletionResults(raw: readonly RawCompletionResult[]): CompletionResult[] {
-  return raw.map((r) => ({ next: r.next ? fromRow(r.next) : null, then: r.then ? fromRow(r.then) : null, leaseHeld: r.leaseHeld, leaseUntil: r.leaseUntil }));
+  return raw.map(([next, then, leaseHeld, leaseUntil]) => ({ next: next ? fromValues(next) : null, then: then ? fromValues(then) : null, leaseHeld, leaseUntil }));
 }
 
-export function toLaneStart(raw: RawLaneStart): LaneStart {
-  return { head: raw.head ? fromRow(raw.head) : null, then: raw.then ? fromRow(raw.then) : null, leaseUntil: raw.leaseUntil };
+export function toLaneStart([head, then, leaseUntil]: RawLaneStart): LaneStart {
+  return { head: head ? fromValues(head) : null, then: then ? fromValues(then) : null, leaseUntil };
 }
 
 /**

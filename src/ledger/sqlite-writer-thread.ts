@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Completion } from './ledger.js';
-import { type MessageRow, SqliteBatchCore } from './sqlite-batch.js';
+import { type MessageRow, type PackedCompletion, SqliteBatchCore, unpackCompletion } from './sqlite-batch.js';
 import { Statements } from './statements.js';
 
 /**
@@ -17,7 +16,7 @@ export interface WriterData {
 
 export type WriterRequest =
   | { id: number; op: 'insert'; rows: MessageRow[]; dueAtMs: number }
-  | { id: number; op: 'complete'; items: Completion[] }
+  | { id: number; op: 'complete'; items: PackedCompletion[] }
   | { id: number; op: 'claim'; owner: string; limit: number; nowMs: number; leaseMs: number }
   | { id: number; op: 'startLane'; instance: string; chat: string; owner: string; deadPolicy: 'skip' | 'hold'; nowMs: number }
   | { id: number; op: 'settle'; instance: string; chat: string; owner: string; deadPolicy: 'skip' | 'hold' };
@@ -54,7 +53,7 @@ function serve(req: WriterRequest): unknown {
     case 'insert':
       return core.insert(req.rows, req.dueAtMs);
     case 'complete':
-      return core.complete(req.items);
+      return core.complete(req.items.map(unpackCompletion));
     case 'claim':
       return core.claim(req.owner, req.limit, req.nowMs, req.leaseMs);
     case 'startLane':

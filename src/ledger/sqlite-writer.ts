@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ClaimedLane, Completion, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
-import { type RawCompletionResult, type RawLaneStart, type SqliteBatches, toCompletionResults, toLaneStart, toMessageRows } from './sqlite-batch.js';
+import { packCompletion, type RawCompletionResult, type RawLaneStart, type SqliteBatches, toCompletionResults, toLaneStart, toMessageRows } from './sqlite-batch.js';
 import type { WriterData, WriterReply, WriterRequest } from './sqlite-writer-thread.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -58,7 +58,7 @@ export class ThreadBatches implements SqliteBatches {
 
   async complete(items: Completion[]): Promise<CompletionResult[]> {
     if (!this.#worker) return this.#fallback.complete(items);
-    return toCompletionResults(await this.#request<RawCompletionResult[]>({ op: 'complete', items }));
+    return toCompletionResults(await this.#request<RawCompletionResult[]>({ op: 'complete', items: items.map(packCompletion) }));
   }
 
   claim(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]> {

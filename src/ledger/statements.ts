@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely, type QueryResult, type Transaction } from '
 import type { Dialect } from './connect.js';
 import { LANE_LOOKAHEAD } from './lane-after.js';
 import type { Database } from './schema.js';
+import { MESSAGE_COLUMNS } from './rows.js';
 
 /**
  * The statements on the per-message hot path, written once as SQL and compiled once per dialect.
@@ -27,7 +28,8 @@ const TEXT = {
           ) h order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}`,
     pgSuffix: '',
   },
-  messageById: { sql: 'select * from messages where id = ?', pgSuffix: '' },
+  // Columns in a fixed order: SQLite's batches read the row as an array (see rows.ts fromValues).
+  messageById: { sql: `select ${MESSAGE_COLUMNS.join(', ')} from messages where id = ?`, pgSuffix: '' },
   // A kept lane changes only what it has in flight: its lease is extended by the renewal timer and
   // its due time is rewritten when it is given back, so neither lane index is touched per message.
   keepLane: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
