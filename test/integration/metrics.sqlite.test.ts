@@ -139,7 +139,9 @@ describe('GET /metrics', () => {
     expect(delivered(t2)).toBe(5);
     // Every request of an outage dies mid-flight: counted retries until the breaker opens, then pauses.
     expect(value(t2, 'evosync_deliveries_total', { outcome: 'retry' })).toBeGreaterThan(0);
-    const t3 = await until(app, 'backlog visible', (t) => value(t, 'evosync_messages', { state: 'pending' }) === 3 && value(t, 'evosync_oldest_pending_age_seconds') > 0);
+    // The failure that paused the upstream is counted once its outcome is committed, a moment after
+    // the gauge above fell: waited for, not assumed (a loaded machine once read the counter first).
+    const t3 = await until(app, 'backlog visible, pause counted', (t) => value(t, 'evosync_messages', { state: 'pending' }) === 3 && value(t, 'evosync_oldest_pending_age_seconds') > 0 && value(t, 'evosync_deliveries_total', { outcome: 'paused' }) > 0);
     expect(value(t3, 'evosync_deliveries_total', { outcome: 'paused' })).toBeGreaterThan(0);
 
     cw.setFaults({ outage: false });
