@@ -3,7 +3,7 @@ import { coerceError } from '../errors.js';
 import { jsonDeeperThan, jsonErrorReason, MAX_JSON_DEPTH } from '../lib/json-guard.js';
 import { normalizeEnvelope } from '../evolution/normalize.js';
 import type { Intake } from './intake.js';
-import { presentedToken, safeEqual } from './token.js';
+import { presentedToken, tokenMatcher } from './token.js';
 
 export interface EvolutionWebhookOptions {
   intake: Intake;
@@ -25,12 +25,13 @@ interface Params {
  * that input is kept with its reason.
  */
 export function evolutionWebhook(app: FastifyInstance, opts: EvolutionWebhookOptions): void {
+  const matches = opts.token ? tokenMatcher(opts.token) : () => false;
   const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     if (opts.isShuttingDown()) {
       return reply.code(503).header('connection', 'close').send({ error: 'SHUTTING_DOWN', message: 'evosync is shutting down; retry later' });
     }
     const token = presentedToken(req.headers as Record<string, unknown>, req.query as Record<string, unknown>, req.params.token);
-    if (!opts.token || !token || !safeEqual(token, opts.token)) {
+    if (!opts.token || !token || !matches(token)) {
       // Not stored: an unauthenticated caller must not be able to fill the ledger.
       return reply.code(401).send({ error: 'WEBHOOK_TOKEN_INVALID', message: opts.token ? 'missing or wrong webhook token' : 'EVOSYNC_WEBHOOK_TOKEN is not set; webhooks are refused' });
     }
@@ -68,7 +69,7 @@ export function evolutionWebhook(app: FastifyInstance, opts: EvolutionWebhookOpt
     if (error.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw error;
     const token = presentedToken(req.headers as Record<string, unknown>, req.query as Record<string, unknown>, req.params.token);
     const reason = `body of ${bodySize(req)} is over the limit of ${opts.maxBodyBytes} bytes (EVOSYNC_MAX_BODY_BYTES)`;
-    if (opts.token && token && safeEqual(token, opts.token)) {
+    if (opts.token && token && matches(token)) {
       await opts.intake.refuse({ source: 'webhook', code: 'PAYLOAD_TOO_LARGE', reason, instance: null, event: req.params.event ?? null, body: '' });
     }
     return reply.code(413).send({ error: 'PAYLOAD_TOO_LARGE', message: reason });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GroupCommitter } from '../../src/lib/group-commit.js';
-import { presentedToken, safeEqual } from '../../src/ingest/token.js';
+import { presentedToken, safeEqual, tokenMatcher } from '../../src/ingest/token.js';
 import { redactSecrets } from '../../src/ingest/intake.js';
 
 describe('GroupCommitter', () => {
@@ -75,6 +75,10 @@ describe('webhook token', () => {
     expect(presentedToken({}, {})).toBeNull();
     expect(safeEqual('same', 'same')).toBe(true);
     expect(safeEqual('same', 'same-but-longer')).toBe(false);
+    const matches = tokenMatcher('webhook-secret');
+    expect(matches('webhook-secret')).toBe(true);
+    expect(matches('webhook-secret ')).toBe(false);
+    expect(matches('')).toBe(false);
   });
 });
 
