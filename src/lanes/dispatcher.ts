@@ -72,6 +72,13 @@ export interface MessageGuardPort {
 /** A wait for a rate-limit turn longer than this may have let an older message in ahead of the head. */
 const PACE_REREAD_MS = 20;
 
+/**
+ * A pipelined send goes out on a decision made when the commit before it read the lane: that read
+ * is as old as the request just answered. After a slow answer the lane is read again instead, so a
+ * message that arrived meanwhile (late from WhatsApp, or repaired) still goes in its place.
+ */
+const PIPELINE_FRESH_MS = 250;
+
 /** How long a message another process is on waits before this one looks at it again. */
 const GUARDED_RETRY_MS = 1000;
 
@@ -264,6 +271,12 @@ export class Dispatcher {
     let suspect = lane.suspect;
     const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
     let served = 0;
+    /**
+     * For a pipelined head, when the lane read that chose it was made (see PIPELINE_FRESH_MS): the
+     * moment its send was decided, recorded as its send time. A message that reached evosync after
+     * it is a late arrival, not a misordering, however long the request before it took.
+     */
+    let decidedAt: number | null = null;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
       if (this.#deps.pace && head.direction === 'to_chatwoot') {
@@ -281,9 +294,12 @@ export class Dispatcher {
           head = fresh.head;
           then = fresh.then;
           leaseUntil = fresh.leaseUntil;
+          decidedAt = null;
         }
       }
       const startedAt = clock.now();
+      const sentAt = decidedAt ?? startedAt;
+      decidedAt = null;
       const current = head;
       const outcome = await this.#handle(current, { ...lane, suspect });
       const now = clock.now();
@@ -295,7 +311,7 @@ export class Dispatcher {
         pipe.committing = null;
         if (!prev.leaseHeld) {
           // Taken over meanwhile: the outcome is still recorded; the lane is someone else's.
-          await this.#record({ messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: null, nowMs: now, deadPolicy, attemptStartedAt: startedAt });
+          await this.#record({ messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: null, nowMs: now, deadPolicy, attemptStartedAt: sentAt });
           this.#observe(current, outcome, now, startedAt);
           return;
         }
@@ -305,11 +321,13 @@ export class Dispatcher {
       // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
       const yieldSlot = served >= slice && this.#backlogged;
       const keep = this.#state === 'running' && !yieldSlot ? now + leaseMs : null;
-      const completion: Completion = { messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: startedAt };
+      const completion: Completion = { messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: sentAt };
       // Pipelined only well inside the lease's term: a lane reaped by another process is learned
       // from a commit, and a pipelined send goes out before that commit answers.
       const leaseSafe = leaseUntil !== null && leaseUntil - now > leaseMs / 2;
-      if (outcome.state === 'delivered' && keep !== null && then !== null && leaseSafe && mayFollowBeforeCommit(current, then)) {
+      // `then` was chosen by the lane read of the commit made as this request began.
+      const fresh = now - startedAt <= PIPELINE_FRESH_MS;
+      if (outcome.state === 'delivered' && keep !== null && then !== null && leaseSafe && fresh && mayFollowBeforeCommit(current, then)) {
         const next: LedgerMessage = then;
         pipe.committing = this.#record({ ...completion, pipelined: next.id });
         // Awaited with the next outcome; a failure until then must not count as unhandled.
@@ -317,6 +335,7 @@ export class Dispatcher {
         this.#observe(current, outcome, now, startedAt);
         head = next;
         then = null;
+        decidedAt = startedAt;
         continue;
       }
       const result = await this.#record(completion);

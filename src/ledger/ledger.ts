@@ -72,9 +72,10 @@ export interface Completion {
   nowMs: number;
   deadPolicy: 'skip' | 'hold';
   /**
-   * When the attempt this outcome ends began (default nowMs). A message that reached evosync after
-   * a newer one of its chat had already been sent is a late arrival, not a misordering: telling
-   * the two apart needs the send time, not the time Chatwoot answered.
+   * When the attempt this outcome ends was sent (default nowMs): its start, or for a pipelined send
+   * the moment the lane read that chose it was made (the send was decided then). A message that
+   * reached evosync after a newer one of its chat had already been sent is a late arrival, not a
+   * misordering: telling the two apart needs the send time, not the time Chatwoot answered.
    */
   attemptStartedAt?: number;
   /**

@@ -95,7 +95,9 @@ describe('Chatwoot → WhatsApp: agent replies', () => {
     const id = reply['id'] as number;
     await until('failed in Chatwoot', () => cwMessage(r, id)?.status === 'failed');
     expect(String(cwMessage(r, id)?.content_attributes['external_error'])).toMatch(/EVOLUTION_REJECTED/);
-    expect((await r.app.ledger.getMessage(INSTANCE, replyKey(id)))?.state).toBe('dead');
+    // Chatwoot is told while the outcome is recorded; the ledger's commit may land a moment later.
+    const dead = await until('dead in the ledger', async () => (await r.app.ledger.getMessage(INSTANCE, replyKey(id)))?.state === 'dead' || null, 5_000);
+    expect(dead).toBe(true);
     await webhooksIdle(r);
 
     r.evo.setSendFaults({ notOnWhatsappJids: [] });
