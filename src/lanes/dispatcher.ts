@@ -73,8 +73,8 @@ export interface MessageGuardPort {
 const PACE_REREAD_MS = 20;
 
 /**
- * A pipelined send goes out on a decision made when the commit before it read the lane: that read
- * is as old as the request just answered. After a slow answer the lane is read again instead, so a
+ * A pipelined send goes out on a choice made when an earlier commit read the lane: that read is as
+ * old as the request just answered. After a slow answer the lane is read again instead, so a
  * message that arrived meanwhile (late from WhatsApp, or repaired) still goes in its place.
  */
 const PIPELINE_FRESH_MS = 250;
@@ -263,20 +263,25 @@ export class Dispatcher {
     // Committed before anything is sent: if this process dies mid-request, whoever takes the lane
     // over knows which messages to look up. Later ones are named by each completion. A head the
     // start did not mark (not due by then, or the lease gone) is not sent.
-    const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
+    const startAt = clock.now();
+    const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, startAt);
     let head = start.head;
     let then = start.then;
+    /**
+     * When the lane read that chose `head` (and `then`) was made: the moment their send was
+     * decided, recorded as their send time. A message that reached evosync after that is a late
+     * arrival, not a misordering, however long the requests in between took (see
+     * PIPELINE_FRESH_MS). The ledger call's own time stands for its read, made just after.
+     */
+    let headAt = startAt;
+    let thenAt = startAt;
+    /** The time of the completion being committed (pipe.committing). */
+    let committingAt = startAt;
     /** The lease's term as the last commit read it (renewals extend it; commits do not). */
     let leaseUntil = start.leaseUntil;
     let suspect = lane.suspect;
     const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
     let served = 0;
-    /**
-     * For a pipelined head, when the lane read that chose it was made (see PIPELINE_FRESH_MS): the
-     * moment its send was decided, recorded as its send time. A message that reached evosync after
-     * it is a late arrival, not a misordering, however long the request before it took.
-     */
-    let decidedAt: number | null = null;
     while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
       if (this.#deps.pace && head.direction === 'to_chatwoot') {
@@ -289,17 +294,18 @@ export class Dispatcher {
             pipe.committing = null;
             if (!prev.leaseHeld) return;
           }
-          const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, clock.now());
+          const readAt = clock.now();
+          const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, readAt);
           if (!fresh.head) break;
           head = fresh.head;
           then = fresh.then;
           leaseUntil = fresh.leaseUntil;
-          decidedAt = null;
+          headAt = readAt;
+          thenAt = readAt;
         }
       }
       const startedAt = clock.now();
-      const sentAt = decidedAt ?? startedAt;
-      decidedAt = null;
+      const sentAt = headAt;
       const current = head;
       const outcome = await this.#handle(current, { ...lane, suspect });
       const now = clock.now();
@@ -316,6 +322,7 @@ export class Dispatcher {
           return;
         }
         then = prev.then;
+        thenAt = committingAt;
         leaseUntil = prev.leaseUntil;
       }
       // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
@@ -325,17 +332,17 @@ export class Dispatcher {
       // Pipelined only well inside the lease's term: a lane reaped by another process is learned
       // from a commit, and a pipelined send goes out before that commit answers.
       const leaseSafe = leaseUntil !== null && leaseUntil - now > leaseMs / 2;
-      // `then` was chosen by the lane read of the commit made as this request began.
-      const fresh = now - startedAt <= PIPELINE_FRESH_MS;
+      const fresh = now - thenAt <= PIPELINE_FRESH_MS;
       if (outcome.state === 'delivered' && keep !== null && then !== null && leaseSafe && fresh && mayFollowBeforeCommit(current, then)) {
         const next: LedgerMessage = then;
         pipe.committing = this.#record({ ...completion, pipelined: next.id });
+        committingAt = now;
         // Awaited with the next outcome; a failure until then must not count as unhandled.
         pipe.committing.catch(() => undefined);
         this.#observe(current, outcome, now, startedAt);
         head = next;
+        headAt = thenAt;
         then = null;
-        decidedAt = startedAt;
         continue;
       }
       const result = await this.#record(completion);
@@ -343,6 +350,8 @@ export class Dispatcher {
       if (!result.leaseHeld) return;
       head = result.next;
       then = result.then;
+      headAt = now;
+      thenAt = now;
       leaseUntil = result.leaseUntil;
       if (!head) return;
     }

@@ -72,10 +72,10 @@ export interface Completion {
   nowMs: number;
   deadPolicy: 'skip' | 'hold';
   /**
-   * When the attempt this outcome ends was sent (default nowMs): its start, or for a pipelined send
-   * the moment the lane read that chose it was made (the send was decided then). A message that
-   * reached evosync after a newer one of its chat had already been sent is a late arrival, not a
-   * misordering: telling the two apart needs the send time, not the time Chatwoot answered.
+   * When this attempt's send was decided (default nowMs): the time of the lane read that chose the
+   * message, just before its request (or, pipelined, before the request ahead of it). A message
+   * that reached evosync after a newer one of its chat had been chosen to be sent is a late
+   * arrival, not a misordering: telling the two apart needs that time, not Chatwoot's answer.
    */
   attemptStartedAt?: number;
   /**
