@@ -13,18 +13,30 @@ const Timestamp = z.union([
   z.object({ low: z.number(), high: z.number() }).transform((l) => l.high * 2 ** 32 + (l.low >>> 0)),
 ]);
 
+/** A C0 control character, DEL, or a surrogate without its other half (code units: no `u` flag). */
+// eslint-disable-next-line no-control-regex
+const NOT_KEY_TEXT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A message id, a JID or an instance name: it becomes a key of the ledger, so it must be text
+ * every store accepts as such. PostgreSQL refuses a NUL character in text and an unpaired
+ * surrogate in JSON, and one such id would fail the whole batch it came with, again on every retry.
+ */
+const Ident = (min: number, max: number) =>
+  z.string().min(min).max(max).refine((s) => !NOT_KEY_TEXT.test(s), 'must not contain control characters or unpaired surrogates');
+
 export const MessageKeySchema = z.looseObject({
-  id: z.string().min(1).max(256),
-  remoteJid: z.string().min(3).max(256),
+  id: Ident(1, 256),
+  remoteJid: Ident(3, 256),
   fromMe: z.boolean().optional().default(false),
-  participant: z.string().nullish(),
-  remoteJidAlt: z.string().nullish(),
-  participantAlt: z.string().nullish(),
+  participant: Ident(0, 256).nullish(),
+  remoteJidAlt: Ident(0, 256).nullish(),
+  participantAlt: Ident(0, 256).nullish(),
   addressingMode: z.string().nullish(),
-  senderPn: z.string().nullish(),
-  previousRemoteJid: z.string().nullish(),
+  senderPn: Ident(0, 256).nullish(),
+  previousRemoteJid: Ident(0, 256).nullish(),
   /** 2.3.2–2.3.4 (Baileys 7 rc.3): a group sender's phone, before it was named participantAlt. */
-  participantPn: z.string().nullish(),
+  participantPn: Ident(0, 256).nullish(),
 });
 
 export const MessageRawSchema = z.looseObject({
@@ -41,8 +53,8 @@ export type MessageRaw = z.infer<typeof MessageRawSchema>;
 
 /** The envelope shared by the webhook and RabbitMQ transports (webhook adds `destination`). */
 export const EnvelopeSchema = z.looseObject({
-  event: z.string().min(1).max(100),
-  instance: z.string().min(1).max(200),
+  event: Ident(1, 100),
+  instance: Ident(1, 200),
   data: z.unknown(),
   date_time: z.string().nullish(),
   sender: z.string().nullish(),

@@ -15,7 +15,7 @@ import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
 import { notifyWork, wakeLane } from './pg-notify.js';
-import { fromRow, toRow } from './rows.js';
+import { fromRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -83,15 +83,12 @@ export class SqlLedger implements Ledger {
       const rows = prepared.rows;
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
-      const newRows = rows.map((r) => toRow(r, nowMs, dueAtMs));
       // Ids in one global order: batches committing side by side that share an id (a duplicate
       // delivery) then wait on each other in the same order instead of deadlocking.
-      newRows.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : a.wa_id < b.wa_id ? -1 : a.wa_id > b.wa_id ? 1 : 0));
-      for (let i = 0; i < newRows.length; i += INSERT_CHUNK) {
-        for (const r of await insertChunkPg(trx, newRows.slice(i, i + INSERT_CHUNK))) {
-          inserted.add(`${r.instance}\u0000${r.wa_id}`);
-          dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
-        }
+      const sorted = [...rows].sort((a, b) => compareKey(a.message, b.message));
+      for (const r of await insertPg(trx, sorted, nowMs, dueAtMs)) {
+        inserted.add(`${r.instance}\u0000${r.wa_id}`);
+        dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
       }
       // Sorted, so two processes upserting overlapping lanes lock them in the same order. A lane
       // already waiting (its head in backoff) keeps its time: the head goes first.
@@ -628,19 +625,29 @@ export class SqlLedger implements Ledger {
   }
 }
 
-/** A chunk of new messages in one PostgreSQL statement (arrays in, the rows actually inserted out). */
-async function insertChunkPg(trx: Transaction<Database>, rows: ReturnType<typeof toRow>[]): Promise<{ instance: string; wa_id: string; chat: string }[]> {
-  const col = <K extends keyof ReturnType<typeof toRow>>(k: K) => rows.map((r) => r[k]);
+/**
+ * New messages in one PostgreSQL statement, however many: the rows go as one JSON document, read by
+ * `json_to_recordset`. Typed arrays per column (unnest) made the driver escape every element of
+ * every column in JavaScript; one `JSON.stringify` is native. The payload travels as a string
+ * (JSON text inside JSON), not as a nested `json` value: PostgreSQL's JSON parser refuses `\u0000`
+ * and unpaired surrogates, which a message's text may hold and its stored payload must keep.
+ */
+async function insertPg(trx: Transaction<Database>, rows: readonly NewMessage[], nowMs: number, dueAtMs: number): Promise<{ instance: string; wa_id: string; chat: string }[]> {
+  const doc = JSON.stringify(rows.map((r) => {
+    const m = r.message;
+    return { i: m.instance, w: m.waId, c: m.chat, d: r.direction, f: m.fromMe ? 1 : 0, t: m.timestamp, s: r.source, e: m.event, p: JSON.stringify(m) };
+  }));
   const { rows: out } = await sql<{ instance: string; wa_id: string; chat: string }>`
     insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at)
-    select v.instance, v.wa_id, v.chat, v.direction, v.from_me, v.wa_ts, v.source, v.event, v.payload, 'pending', 0, v.next_attempt_at, 0, v.received_at, v.updated_at
-    from unnest(${col('instance')}::text[], ${col('wa_id')}::text[], ${col('chat')}::text[], ${col('direction')}::text[], ${col('from_me')}::int[],
-                ${col('wa_ts')}::bigint[], ${col('source')}::text[], ${col('event')}::text[], ${col('payload')}::text[], ${col('next_attempt_at')}::bigint[],
-                ${col('received_at')}::bigint[], ${col('updated_at')}::bigint[])
-      as v(instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, next_attempt_at, received_at, updated_at)
+    select v.i, v.w, v.c, v.d, v.f, v.t, v.s, v.e, v.p, 'pending', 0, ${dueAtMs}::bigint, 0, ${nowMs}::bigint, ${nowMs}::bigint
+    from json_to_recordset(${doc}::json) as v(i text, w text, c text, d text, f int, t bigint, s text, e text, p text)
     on conflict (instance, wa_id) do nothing
     returning instance, wa_id, chat`.execute(trx);
   return out;
+}
+
+function compareKey(a: { instance: string; waId: string }, b: { instance: string; waId: string }): number {
+  return a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : a.waId < b.waId ? -1 : a.waId > b.waId ? 1 : 0;
 }
 
 function compareLane(a: { instance: string; chat: string }, b: { instance: string; chat: string }): number {

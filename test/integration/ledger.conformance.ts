@@ -49,6 +49,17 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((rows[0]?.message as ChatMessage | undefined)?.content.text).toBe(a.content.text);
     });
 
+
+    it('keeps a message exactly as it came: quotes, backslashes, emoji, control characters, a lone surrogate, in ids too', async () => {
+      const text = 'say "hi" \\ back\\slash\n\ttab \u0001 \u001f 😀 é \ud800 end \\u0041 {"json":[1]}';
+      const m = chatMessage({ chat: 'c1b@s.whatsapp.net', waId: 'ID"\\😀é', content: { type: 'conversation', text, media: null, quotedId: null } });
+      const batch = [m, chatMessage({ chat: 'c1b@s.whatsapp.net' })].map((message) => ({ message, direction: 'to_chatwoot' as const, source: 'rabbitmq' as const }));
+      expect(await ledger.insertMessages(batch, now)).toEqual(['inserted', 'inserted']);
+      const rows = await ledger.listMessages({ chat: 'c1b@s.whatsapp.net', instance: 'inst1' });
+      const stored = rows.find((r) => r.waId === m.waId);
+      expect(stored?.message).toEqual(JSON.parse(JSON.stringify(m)));
+      expect((stored?.message as ChatMessage | undefined)?.content.text).toBe(text);
+    });
     it('orders a lane by WhatsApp time then arrival, and hands it to one owner at a time', async () => {
       const chat = 'c2@s.whatsapp.net';
       const late = chatMessage({ chat, timestamp: 2000 });

@@ -127,6 +127,20 @@ describe('normalizeEnvelope: other events and bad input', () => {
     expect(normalizeEnvelope(envelope('messages.upsert', { key: { id: 'x' } }))).toMatchObject({ kind: 'refused' });
   });
 
+  it('ids, JIDs and instance names that no ledger can key on (control characters, unpaired surrogates) are refused, text may hold anything', () => {
+    for (const id of ['3EB0\u0000AB', 'A\nB', 'X\ud800', '\udc00Y', 'DEL\u007f']) {
+      const n = normalizeEnvelope(envelope('messages.upsert', raw({}, { id })));
+      expect(n, JSON.stringify(id)).toMatchObject({ kind: 'refused', code: 'PAYLOAD_INVALID' });
+      expect(n.kind === 'refused' && n.reason).toMatch(/key\.id.*control characters or unpaired surrogates/);
+    }
+    expect(normalizeEnvelope(envelope('messages.upsert', raw({}, { remoteJid: '55119\u0000@s.whatsapp.net' })))).toMatchObject({ kind: 'refused' });
+    expect(normalizeEnvelope(envelope('messages.upsert', raw(), { instance: 'inst\u0000' }))).toMatchObject({ kind: 'refused' });
+    // A well-formed pair, and anything at all in the message text.
+    expect(one(envelope('messages.upsert', raw({}, { id: 'ID😀' }))).waId).toBe('ID😀');
+    const text = 'a\u0000b \ud800 \n';
+    expect(one(envelope('messages.upsert', raw({ message: { conversation: text } }))).content.text).toBe(text);
+  });
+
   it('timestamps as Long objects, strings or milliseconds become epoch seconds', () => {
     expect(one(envelope('messages.upsert', raw({ messageTimestamp: { low: 1729512000, high: 0, unsigned: true } }))).timestamp).toBe(1729512000);
     expect(one(envelope('messages.upsert', raw({ messageTimestamp: '1729512000' }))).timestamp).toBe(1729512000);
