@@ -10,8 +10,12 @@ export interface AmqpIngestFigures {
   messages: number;
   /** RabbitMQ → ledger, committed then acked, steady state (10%→90% of the run). */
   evosyncPerSecond: number;
-  /** amqplib consume + JSON.parse + ack of the same messages, same broker, same run. */
+  /**
+   * amqplib consume + JSON.parse + ack of the same messages, same broker, same run: the mean of a
+   * run just before evosync's and one just after (the broker's own speed drifts within minutes).
+   */
   rawPerSecond: number;
+  rawRuns: [before: number, after: number];
   /** Peak RSS of evosync while `memoryMessages` queued up behind an unreachable Chatwoot. */
   peakRssMiB: number | null;
   memoryMessages: number;
@@ -148,10 +152,13 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     const ch = await conn.createChannel();
     await ch.assertExchange(instance, 'topic', EXCHANGE_OPTS);
     await ch.assertQueue(rawQueue, QUORUM);
-    await ch.bindQueue(rawQueue, instance, 'messages.upsert');
-    await publishConfirmed(conn, instance, bodies);
-    await ch.unbindQueue(rawQueue, instance, 'messages.upsert');
-    const raw = await rawConsume(conn, rawQueue, n);
+    const rawRun = async () => {
+      await ch.bindQueue(rawQueue, instance, 'messages.upsert');
+      await publishConfirmed(conn, instance, bodies);
+      await ch.unbindQueue(rawQueue, instance, 'messages.upsert');
+      return rawConsume(conn, rawQueue, n);
+    };
+    const raw = await rawRun();
 
     // evosync declares and binds its queue, stops; the same events are queued; it starts and drains.
     evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
@@ -166,13 +173,14 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     const brokerCpu = cpuPerMessage(marks.cpu10?.broker ?? null, marks.cpu90?.broker ?? null, measured);
     await stopChild(evo.child);
     evo = null;
+    await ch.unbindQueue(queue, instance, 'messages.upsert');
+    const rawAfter = await rawRun();
 
     let rss: number | null = null;
     if (memoryDatabaseUrl && memoryN > 0) {
       const memQueue = `bench.memory.${id}`;
       evo = await startEvosync(memoryDatabaseUrl, amqpUrl, instance, memQueue, port);
       await waitReady(port);
-      await ch.unbindQueue(queue, instance, 'messages.upsert');
       const memBodies = Array.from({ length: memoryN }, (_, i) => upsertEnvelope(instance, i, 1000));
       await publishConfirmed(conn, instance, memBodies);
       await waitAcked(port, memoryN, 600_000);
@@ -185,8 +193,8 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await ch.deleteQueue(queue);
     await ch.deleteExchange(instance);
     return {
-      backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond: raw.perSecond, peakRssMiB: rss, memoryMessages: memoryN,
-      cpu: { evosync: evosyncCpu, brokerUs: brokerCpu ? brokerCpu.mainUs + brokerCpu.othersUs : null, rawConsumerUs: raw.consumerUs, rawBrokerUs: raw.brokerUs },
+      backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond: (raw.perSecond + rawAfter.perSecond) / 2, rawRuns: [raw.perSecond, rawAfter.perSecond], peakRssMiB: rss, memoryMessages: memoryN,
+      cpu: { evosync: evosyncCpu, brokerUs: brokerCpu ? brokerCpu.mainUs + brokerCpu.othersUs : null, rawConsumerUs: (raw.consumerUs + rawAfter.consumerUs) / 2, rawBrokerUs: raw.brokerUs !== null && rawAfter.brokerUs !== null ? (raw.brokerUs + rawAfter.brokerUs) / 2 : null },
     };
   } finally {
     if (evo) await stopChild(evo.child);

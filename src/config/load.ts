@@ -201,7 +201,7 @@ function amqpConfig(e: Env, instances: readonly string[], problems: string[]): A
     queue,
     queueType: e.EVOSYNC_AMQP_QUEUE_TYPE,
     // Twice a batch: the broker keeps sending the next batch while this one commits.
-    prefetch: e.EVOSYNC_AMQP_PREFETCH ?? Math.min(65_535, 2 * e.EVOSYNC_INGEST_BATCH_MAX),
+    prefetch: e.EVOSYNC_AMQP_PREFETCH ?? Math.min(65_535, 4 * e.EVOSYNC_INGEST_BATCH_MAX),
     events,
   };
 }

@@ -51,7 +51,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_LEASE_MS', default: '30000', description: 'How long a process owns a chat lane before another may take it over.' },
   { env: 'EVOSYNC_HTTP_TIMEOUT_MS', default: '15000', description: 'Timeout of one request to Chatwoot or Evolution.' },
   { env: 'EVOSYNC_ORDER_WINDOW_MS', default: '500', description: 'How long a new message waits before delivery, so that one Evolution published a moment late (webhooks are sent concurrently) still lands in WhatsApp order. 0 = deliver at once.' },
-  { env: 'EVOSYNC_INGEST_BATCH_MAX', default: '500', description: 'Most events written to the ledger by one commit.' },
+  { env: 'EVOSYNC_INGEST_BATCH_MAX', default: '2000', description: 'Most events written to the ledger by one commit.' },
   { env: 'EVOSYNC_CONVERSATION_CHECK_MS', default: '300000', description: 'How long a cached Chatwoot conversation is trusted before its status is checked again (a resolved one is not reused).' },
   { env: 'EVOSYNC_CONVERSATION_REOPEN', default: 'false', description: 'true: a customer\'s next message goes to their last conversation in the inbox even when it is resolved, which is reopened (to EVOSYNC_CONVERSATION_STATUS); false: a resolved conversation stays closed and a new one is started, as Chatwoot\'s own WhatsApp channel does.' },
   { env: 'EVOSYNC_CONVERSATION_STATUS', default: 'open', description: 'Status of a conversation evosync starts or reopens: open, or pending (waits in the bot/triage queue until an agent takes it).' },
@@ -82,7 +82,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { env: 'EVOSYNC_AMQP_EXCHANGE', default: 'evolution_exchange', description: 'Evolution\'s global exchange (RABBITMQ_EXCHANGE_NAME), global mode only.' },
   { env: 'EVOSYNC_AMQP_QUEUE', default: 'evosync.ingest', description: 'evosync\'s own durable queue, bound to the exchange(s); never one of Evolution\'s queue names.' },
   { env: 'EVOSYNC_AMQP_QUEUE_TYPE', default: 'quorum', description: 'Type of evosync\'s queue: quorum (replicated, survives broker restarts) or classic.' },
-  { env: 'EVOSYNC_AMQP_PREFETCH', description: 'Unacknowledged messages the broker may hand evosync at once (default: twice EVOSYNC_INGEST_BATCH_MAX, so the next batch arrives while one commits); each is acked once its commit is durable.' },
+  { env: 'EVOSYNC_AMQP_PREFETCH', description: 'Unacknowledged messages the broker may hand evosync at once (default: four times EVOSYNC_INGEST_BATCH_MAX, so batches keep arriving while one commits: a quorum queue takes tens of milliseconds to turn an ack into new deliveries); each is acked once its commit is durable.' },
   { env: 'EVOSYNC_AMQP_EVENTS', default: 'messages.upsert,send.message,connection.update,messages.update,messages.delete,messages.edited,contacts.upsert', description: 'Routing keys (Evolution event names) to bind; events evosync does not act on are acknowledged as ignored.' },
 ];
 
@@ -153,7 +153,7 @@ export const EnvSchema = z.object({
   EVOSYNC_LEASE_MS: positiveInt(1000).default(30_000),
   EVOSYNC_HTTP_TIMEOUT_MS: positiveInt(100).default(15_000),
   EVOSYNC_ORDER_WINDOW_MS: positiveInt(0, 60_000).default(500),
-  EVOSYNC_INGEST_BATCH_MAX: positiveInt(1, 10_000).default(500),
+  EVOSYNC_INGEST_BATCH_MAX: positiveInt(1, 10_000).default(2000),
   EVOSYNC_CONVERSATION_CHECK_MS: positiveInt(0).default(300_000),
   EVOSYNC_CONVERSATION_REOPEN: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   EVOSYNC_CONVERSATION_STATUS: z.enum(['open', 'pending']).default('open'),
