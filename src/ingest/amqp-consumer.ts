@@ -77,6 +77,8 @@ interface Session {
 /** A session that lived this long counts as healthy: the next failure starts the backoff over. */
 const HEALTHY_SESSION_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Deliveries parsed per turn of the event loop (see #takeBurst). */
+const BURST_SLICE = 64;
 const ignore = (): void => undefined;
 
 export class AmqpConsumer {
@@ -235,17 +237,24 @@ export class AmqpConsumer {
     if (msg.fields.redelivered) this.#status.redelivered += 1;
     s.acks.track(msg.fields.deliveryTag, msg);
     s.inFlight += 1;
-    // The broker hands deliveries over in bursts (up to the prefetch): everything that arrived in
-    // this turn of the event loop is parsed and committed together, with one promise for the lot.
-    if (s.burst.push(msg) === 1) {
-      setImmediate(() => {
-        const burst = s.burst;
-        s.burst = [];
-        void this.#process(s, burst).finally(() => {
-          s.inFlight -= burst.length;
-        });
-      });
-    }
+    // The broker hands deliveries over in bursts (up to the prefetch): what arrived in this turn
+    // of the event loop is parsed and committed together, with one promise for the lot.
+    if (s.burst.push(msg) === 1) setImmediate(() => this.#takeBurst(s));
+  }
+
+  /**
+   * Parses at most BURST_SLICE deliveries per turn of the event loop. A socket read can hand over
+   * thousands at once; parsed in one go they held the event loop for tens of milliseconds, during
+   * which the ledger's writer, done with its commit, could not be handed the next batch and sat idle.
+   * In slices, a commit starts with what is ready while the rest is still being parsed.
+   */
+  #takeBurst(s: Session): void {
+    const burst = s.burst.length <= BURST_SLICE ? s.burst : s.burst.splice(0, BURST_SLICE);
+    if (burst === s.burst) s.burst = [];
+    else setImmediate(() => this.#takeBurst(s));
+    void this.#process(s, burst).finally(() => {
+      s.inFlight -= burst.length;
+    });
   }
 
   /**
