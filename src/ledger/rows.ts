@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { LaneItem } from '../domain/lane-item.js';
 import type { Direction } from '../domain/message.js';
-import type { LedgerMessage, MessageState, NewMessage } from './ledger.js';
+import type { LedgerMessage, MessageState } from './ledger.js';
 import type { MessagesTable } from './schema.js';
 
 type Row = Selectable<MessagesTable>;
@@ -29,16 +29,7 @@ export function fromValues(v: RowValues): LedgerMessage {
   return fromRow(r as Row);
 }
 
-/** Conversions between ledger rows and the ledger's types, shared by both dialects' code paths. */
-export function toRow(r: NewMessage, nowMs: number, dueAtMs: number) {
-  const m = r.message;
-  return {
-    instance: m.instance, wa_id: m.waId, chat: m.chat, direction: r.direction, from_me: m.fromMe ? 1 : 0,
-    wa_ts: m.timestamp, source: r.source, event: m.event, payload: JSON.stringify(m), state: 'pending',
-    attempts: 0, next_attempt_at: dueAtMs, maybe_sent: 0, received_at: nowMs, updated_at: nowMs,
-  };
-}
-
+/** A row as the ledger's types read it, shared by both dialects' code paths. */
 export function fromRow(r: Row): LedgerMessage {
   return {
     id: Number(r.id), instance: r.instance, waId: r.wa_id, chat: r.chat, direction: r.direction as Direction,

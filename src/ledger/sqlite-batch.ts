@@ -1,8 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
 import { laneAfter, laneStart } from './lane-after.js';
+import type { Direction, IngestSource } from '../domain/message.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
-import { fromValues, type RowValues, toRow } from './rows.js';
+import { fromValues, type RowValues } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import type { Statements } from './statements.js';
 
@@ -20,8 +21,11 @@ const SQLITE_ONLY = {
 
 type Prepared = Record<'insertMessage' | 'upsertLane' | 'laneOwner' | 'markDelivered' | 'headsPending' | 'headsHold' | 'messageById' | 'keepLane' | 'releaseLane' | 'markInflight' | keyof typeof SQLITE_ONLY, BetterSqlite3.Statement>;
 
-/** A message as the insert statement takes it (built where the batch is made, see toRow). */
-export type MessageRow = ReturnType<typeof toRow>;
+/**
+ * A new message as the insert statement takes it, as values (see RawCompletionResult): an ingest
+ * batch crosses to the writer thread as thousands of these. Its times are the batch's own.
+ */
+export type MessageRow = [instance: string, waId: string, chat: string, direction: Direction, fromMe: 0 | 1, waTs: number, source: IngestSource, event: string, payload: string];
 
 type Row = Selectable<MessagesTable>;
 
@@ -101,14 +105,15 @@ export class SqliteBatchCore {
     return this.#prepared;
   }
 
-  insert(rows: readonly MessageRow[], dueAtMs: number): InsertResult[] {
+  insert(rows: readonly MessageRow[], nowMs: number, dueAtMs: number): InsertResult[] {
     return this.#raw.transaction(() => {
       const p = this.#p();
       const dueChats = new Map<string, { instance: string; chat: string }>();
       const out = rows.map((r): InsertResult => {
-        const { changes } = p.insertMessage.run(r.instance, r.wa_id, r.chat, r.direction, r.from_me, r.wa_ts, r.source, r.event, r.payload, r.next_attempt_at, r.received_at, r.updated_at);
+        const [instance, waId, chat, direction, fromMe, waTs, source, event, payload] = r;
+        const { changes } = p.insertMessage.run(instance, waId, chat, direction, fromMe, waTs, source, event, payload, dueAtMs, nowMs, nowMs);
         if (changes === 0) return 'duplicate';
-        dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
+        dueChats.set(`${instance}\u0000${chat}`, { instance, chat });
         return 'inserted';
       });
       // A lane already waiting (its head in backoff) keeps its time: the head goes first.
@@ -195,8 +200,8 @@ export interface SqliteBatches {
   close(): Promise<void>;
 }
 
-export function toMessageRows(rows: readonly NewMessage[], nowMs: number, dueAtMs: number): MessageRow[] {
-  return rows.map((r) => toRow(r, nowMs, dueAtMs));
+export function toMessageRows(rows: readonly NewMessage[]): MessageRow[] {
+  return rows.map(({ message: m, direction, source }) => [m.instance, m.waId, m.chat, direction, m.fromMe ? 1 : 0, m.timestamp, source, m.event, JSON.stringify(m)]);
 }
 
 export function toCompletionResults(raw: readonly RawCompletionResult[]): CompletionResult[] {
@@ -222,8 +227,8 @@ export class InlineBatches implements SqliteBatches {
   }
 
   insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
-    const built = toMessageRows(rows, nowMs, dueAtMs);
-    return this.#db.connection().execute(async () => this.#core.insert(built, dueAtMs));
+    const built = toMessageRows(rows);
+    return this.#db.connection().execute(async () => this.#core.insert(built, nowMs, dueAtMs));
   }
 
   complete(items: Completion[]): Promise<CompletionResult[]> {

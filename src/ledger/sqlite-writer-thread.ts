@@ -15,7 +15,7 @@ export interface WriterData {
 }
 
 export type WriterRequest =
-  | { id: number; op: 'insert'; rows: MessageRow[]; dueAtMs: number }
+  | { id: number; op: 'insert'; rows: MessageRow[]; nowMs: number; dueAtMs: number }
   | { id: number; op: 'complete'; items: PackedCompletion[] }
   | { id: number; op: 'claim'; owner: string; limit: number; nowMs: number; leaseMs: number }
   | { id: number; op: 'startLane'; instance: string; chat: string; owner: string; deadPolicy: 'skip' | 'hold'; nowMs: number }
@@ -51,7 +51,7 @@ port.on('message', (req: WriterRequest | 'stop') => {
 function serve(req: WriterRequest): unknown {
   switch (req.op) {
     case 'insert':
-      return core.insert(req.rows, req.dueAtMs);
+      return core.insert(req.rows, req.nowMs, req.dueAtMs);
     case 'complete':
       return core.complete(req.items.map(unpackCompletion));
     case 'claim':

@@ -53,7 +53,7 @@ export class ThreadBatches implements SqliteBatches {
 
   insert(rows: NewMessage[], nowMs: number, dueAtMs: number): Promise<InsertResult[]> {
     if (!this.#worker) return this.#fallback.insert(rows, nowMs, dueAtMs);
-    return this.#request<InsertResult[]>({ op: 'insert', rows: toMessageRows(rows, nowMs, dueAtMs), dueAtMs });
+    return this.#request<InsertResult[]>({ op: 'insert', rows: toMessageRows(rows), nowMs, dueAtMs });
   }
 
   async complete(items: Completion[]): Promise<CompletionResult[]> {
