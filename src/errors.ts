@@ -12,6 +12,7 @@ export const ErrorCodes = {
   PAYLOAD_INVALID: 'The payload does not match the Evolution API event schema.',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the route accepts (EVOSYNC_MAX_BODY_BYTES for Evolution webhooks); answered 413.',
   PAYLOAD_TOO_DEEP: 'The JSON body nests objects or arrays deeper than evosync reads (64 levels); answered 400 and kept with the reason.',
+  LEDGER_REJECTED: 'The ledger refused a message for the data in it (a value its column cannot hold); that message alone was kept in refused with the reason, the rest of its batch stored.',
   EVENT_UNSUPPORTED: 'The event is not one evosync handles; it was acknowledged and ignored.',
   INSTANCE_NOT_SYNCED: 'The event comes from an Evolution instance that is not configured for sync.',
   CHATWOOT_UNREACHABLE: 'Chatwoot could not be reached; delivery is paused, not failed.',

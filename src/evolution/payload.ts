@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isKeyText } from '../lib/key-text.js';
 
 /**
  * Schemas of what Evolution API sends (reference: evolution-api.md §1.3, §1.4, §2). They check
@@ -6,16 +7,20 @@ import { z } from 'zod';
  * between versions (`remoteJidAlt`, `addressingMode`, 2.3.7's spread `extra`, Chatwoot ids…).
  */
 
-/** Baileys timestamps are numbers in events, but a Long `{low, high}` or a string also occurs. */
-const Timestamp = z.union([
-  z.number().finite().nonnegative(),
-  z.string().regex(/^\d+$/).transform(Number),
-  z.object({ low: z.number(), high: z.number() }).transform((l) => l.high * 2 ** 32 + (l.low >>> 0)),
-]);
-
-/** A C0 control character, DEL, or a surrogate without its other half (code units: no `u` flag). */
-// eslint-disable-next-line no-control-regex
-const NOT_KEY_TEXT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/**
+ * Baileys timestamps are numbers in events, but a Long `{low, high}` or a string also occurs.
+ * Bounded: seconds or milliseconds since 1970 up to the year 2286 (1e13). A larger number is no
+ * time WhatsApp sends, and PostgreSQL's bigint would refuse the one it becomes (1e300, say), which
+ * would fail the whole batch it came with on every retry.
+ */
+const MAX_TIMESTAMP = 1e13;
+const Timestamp = z
+  .union([
+    z.number().finite().nonnegative(),
+    z.string().regex(/^\d{1,16}$/).transform(Number),
+    z.object({ low: z.number(), high: z.number() }).transform((l) => l.high * 2 ** 32 + (l.low >>> 0)),
+  ])
+  .refine((t) => t >= 0 && t <= MAX_TIMESTAMP, 'must be a time in seconds or milliseconds since 1970');
 
 /**
  * A message id, a JID or an instance name: it becomes a key of the ledger, so it must be text
@@ -23,7 +28,7 @@ const NOT_KEY_TEXT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(
  * surrogate in JSON, and one such id would fail the whole batch it came with, again on every retry.
  */
 const Ident = (min: number, max: number) =>
-  z.string().min(min).max(max).refine((s) => !NOT_KEY_TEXT.test(s), 'must not contain control characters or unpaired surrogates');
+  z.string().min(min).max(max).refine(isKeyText, 'must not contain control characters or unpaired surrogates');
 
 export const MessageKeySchema = z.looseObject({
   id: Ident(1, 256),

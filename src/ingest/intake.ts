@@ -1,4 +1,7 @@
 import type { NewMessage, InsertResult, Ledger, RefusedInput } from '../ledger/ledger.js';
+import { isDataRejection } from '../ledger/rejection.js';
+import { coerceError } from '../errors.js';
+import { asKeyText } from '../lib/key-text.js';
 import { directionOf } from '../domain/lane-item.js';
 import type { IngestSource } from '../domain/message.js';
 import { GroupCommitter } from '../lib/group-commit.js';
@@ -26,6 +29,9 @@ export interface IntakeOptions {
   instances: readonly string[] | null;
 }
 
+/** What became of one message handed to the ledger: stored, already there, or refused for its data and kept. */
+export type Stored = InsertResult | 'rejected';
+
 /** Longest raw body kept for a refused input; the rest is cut, and the cut is said. */
 const MAX_KEPT_BODY = 256 * 1024;
 
@@ -39,11 +45,11 @@ export class Intake {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #opts: IntakeOptions;
-  readonly #committer: GroupCommitter<NewMessage, InsertResult>;
+  readonly #committer: GroupCommitter<NewMessage, Stored>;
   readonly #metrics: IngestRecorder;
   #onNewWork: (inMs: number) => void = () => {};
   #onCommitted: (n: Extract<Normalized, { kind: 'messages' | 'control' }>, inserted: number) => void = () => {};
-  counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0 };
+  counts = { inserted: 0, duplicates: 0, refused: 0, ignored: 0, rejected: 0 };
 
   constructor(ledger: Ledger, clock: Clock, logger: Logger, opts: IntakeOptions, metrics: IngestRecorder = noMetrics) {
     this.#ledger = ledger;
@@ -51,21 +57,57 @@ export class Intake {
     this.#clock = clock;
     this.#logger = logger;
     this.#opts = opts;
-    this.#committer = new GroupCommitter(
-      async (items) => {
-        const now = this.#clock.now();
-        const startedAt = performance.now();
-        const results = await this.#ledger.insertMessages(items, now, now + opts.orderWindowMs);
-        const tookMs = performance.now() - startedAt;
-        // The ordering window runs from the batch's start: a commit that takes a good part of it
-        // leaves a late sibling less time to take its place. Worth knowing when it happens.
-        if (opts.orderWindowMs > 0 && tookMs > opts.orderWindowMs / 2) {
-          this.#logger.warn({ tookMs: Math.round(tookMs), events: items.length, orderWindowMs: opts.orderWindowMs }, 'ingest commit took more than half the ordering window');
-        }
-        return results;
-      },
-      { maxBatch: opts.batchMax, parallel: opts.parallel ?? 1 },
-    );
+    this.#committer = new GroupCommitter((items) => this.#store(items), { maxBatch: opts.batchMax, parallel: opts.parallel ?? 1 });
+  }
+
+  /**
+   * Stores a batch. A batch the ledger refuses for the data in it (see isDataRejection) is halved,
+   * each half stored in turn (arrival order kept), until the message at fault is alone: it is kept
+   * with the ledger's reason and the others are stored. Without this, one such message failed its
+   * whole batch on every retry, and a RabbitMQ consumer held everything behind it unacked forever.
+   */
+  async #store(items: NewMessage[]): Promise<Stored[]> {
+    try {
+      return await this.#insert(items);
+    } catch (error) {
+      if (!isDataRejection(error)) throw error;
+      if (items.length === 1) {
+        await this.#keepRejected(items[0] as NewMessage, error);
+        return ['rejected'];
+      }
+      const half = Math.ceil(items.length / 2);
+      const first = await this.#store(items.slice(0, half));
+      return [...first, ...(await this.#store(items.slice(half)))];
+    }
+  }
+
+  async #keepRejected(item: NewMessage, error: unknown): Promise<void> {
+    const err = coerceError(error);
+    const code = (error as { code?: unknown }).code;
+    const m = item.message;
+    this.counts.rejected += 1;
+    await this.refuse({
+      source: item.source,
+      code: 'LEDGER_REJECTED',
+      reason: `the ledger refused this message (${String(code)}): ${err.message.slice(0, 300)}`,
+      // The very text the ledger refused may be in these: kept readable, never as it came.
+      instance: asKeyText(m.instance),
+      event: asKeyText(m.event),
+      body: JSON.stringify(m),
+    });
+  }
+
+  async #insert(items: NewMessage[]): Promise<InsertResult[]> {
+    const now = this.#clock.now();
+    const startedAt = performance.now();
+    const results = await this.#ledger.insertMessages(items, now, now + this.#opts.orderWindowMs);
+    const tookMs = performance.now() - startedAt;
+    // The ordering window runs from the batch's start: a commit that takes a good part of it
+    // leaves a late sibling less time to take its place. Worth knowing when it happens.
+    if (this.#opts.orderWindowMs > 0 && tookMs > this.#opts.orderWindowMs / 2) {
+      this.#logger.warn({ tookMs: Math.round(tookMs), events: items.length, orderWindowMs: this.#opts.orderWindowMs }, 'ingest commit took more than half the ordering window');
+    }
+    return results;
   }
 
   onNewWork(fn: (inMs: number) => void): void {
@@ -80,7 +122,7 @@ export class Intake {
     this.#onCommitted = fn;
   }
 
-  get committer(): GroupCommitter<NewMessage, InsertResult> {
+  get committer(): GroupCommitter<NewMessage, Stored> {
     return this.#committer;
   }
 
@@ -135,14 +177,21 @@ export class Intake {
     for (const o of owners) {
       const n = (events[o.index] as { n: Extract<Normalized, { kind: 'messages' }> }).n;
       let inserted = 0;
-      for (let i = o.from; i < o.to; i++) if (written[i] === 'inserted') inserted += 1;
-      const duplicates = o.to - o.from - inserted;
+      let rejected = 0;
+      for (let i = o.from; i < o.to; i++) {
+        if (written[i] === 'inserted') inserted += 1;
+        else if (written[i] === 'rejected') rejected += 1;
+      }
+      const duplicates = o.to - o.from - inserted - rejected;
       this.counts.inserted += inserted;
       this.counts.duplicates += duplicates;
       this.#metrics.ingested(source, n.event, inserted, duplicates);
       this.#onCommitted(n, inserted);
       anyInserted ||= inserted > 0;
-      results[o.index] = { status: 'accepted', inserted, duplicates, skipped: n.skipped.length };
+      // Every message of the event refused by the ledger (and kept): the event itself is refused.
+      results[o.index] = rejected > 0 && rejected === o.to - o.from
+        ? { status: 'refused', inserted: 0, duplicates: 0, skipped: n.skipped.length, code: 'LEDGER_REJECTED', reason: 'the ledger refused the data of this event; it is kept with the reason' }
+        : { status: 'accepted', inserted, duplicates, skipped: n.skipped.length };
     }
     if (anyInserted) this.#onNewWork(this.#opts.orderWindowMs);
     return results;

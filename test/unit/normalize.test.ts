@@ -141,6 +141,15 @@ describe('normalizeEnvelope: other events and bad input', () => {
     expect(one(envelope('messages.upsert', raw({ message: { conversation: text } }))).content.text).toBe(text);
   });
 
+  it('a timestamp no clock gives (beyond the year 2286, negative) is refused, not stored to fail its batch', () => {
+    for (const messageTimestamp of [1e300, -1, '123456789012345678901', { low: 0, high: 2 ** 30 }, { low: 0, high: -1 }]) {
+      const n = normalizeEnvelope(envelope('messages.upsert', raw({ messageTimestamp })));
+      expect(n, JSON.stringify(messageTimestamp)).toMatchObject({ kind: 'refused', code: 'PAYLOAD_INVALID' });
+      expect(n.kind === 'refused' && n.reason).toMatch(/messageTimestamp/);
+    }
+    expect(one(envelope('messages.upsert', raw({ messageTimestamp: 9_999_999_999_999 }))).timestamp).toBe(9_999_999_999);
+  });
+
   it('timestamps as Long objects, strings or milliseconds become epoch seconds', () => {
     expect(one(envelope('messages.upsert', raw({ messageTimestamp: { low: 1729512000, high: 0, unsigned: true } }))).timestamp).toBe(1729512000);
     expect(one(envelope('messages.upsert', raw({ messageTimestamp: '1729512000' }))).timestamp).toBe(1729512000);
