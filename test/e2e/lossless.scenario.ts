@@ -32,6 +32,10 @@ export async function runLosslessScenario(o: ScenarioOptions): Promise<void> {
       EVOSYNC_HTTP_TIMEOUT_MS: '1000',
       EVOSYNC_RETRY_BASE_MS: '100',
       EVOSYNC_RETRY_MAX_MS: '2000',
+      // The retry policy is compressed to fit a test: by default 15 attempts span about 40 minutes,
+      // here 15 would span 25 s, less than a loaded CI machine can stall for (a clean-clone run
+      // saw one message time out 15 times in a row and go dead). 60 span about two minutes.
+      EVOSYNC_MAX_ATTEMPTS: '60',
       EVOSYNC_LEASE_MS: '3000',
       EVOSYNC_LOG_LEVEL: 'warn',
       // The fake Chatwoot runs without Rack::Attack here: evosync need not keep to its 3,000 a minute.
