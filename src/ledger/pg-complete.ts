@@ -1,5 +1,5 @@
 import { type Selectable, type Transaction, sql } from 'kysely';
-import { LANE_LOOKAHEAD, laneAfter } from './lane-after.js';
+import { LANE_LOOKAHEAD, isPipelined, laneAfter } from './lane-after.js';
 import type { Completion, CompletionResult, LedgerMessage } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
 import { fromRow } from './rows.js';
@@ -35,7 +35,8 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   }
   for (const c of items) if (c.outcome.state !== 'delivered') await recordOutcome(trx, c, false);
 
-  const held = items.filter((c) => ownerOf.get(`${c.instance}\u0000${c.chat}`) === c.owner);
+  // Mid-window outcomes leave their lanes as they are: only the others read heads and move lanes.
+  const held = items.filter((c) => ownerOf.get(`${c.instance}\u0000${c.chat}`) === c.owner && !isPipelined(c));
   const heads = new Map<string, LedgerMessage[]>();
   // One ordered index scan per lane and state (see headsOf): the policy decides the states.
   for (const [policy, lanes] of [['skip', held.filter((c) => c.deadPolicy !== 'hold')], ['hold', held.filter((c) => c.deadPolicy === 'hold')]] as const) {
@@ -56,12 +57,12 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
-      results.push({ next: null, then: null, leaseHeld: false, leaseUntil: null });
+      results.push({ next: null, ahead: [], leaseHeld: false, leaseUntil: null });
       continue;
     }
     const move = laneAfter(c, heads.get(key) ?? []);
-    laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId });
-    results.push({ next: move.next, then: move.then, leaseHeld: true, leaseUntil: untilOf.get(key) ?? null });
+    if (!move.unchanged) laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId });
+    results.push({ next: move.next, ahead: move.ahead, leaseHeld: true, leaseUntil: untilOf.get(key) ?? null });
   }
   if (laneRows.length > 0) {
     await sql`

@@ -9,7 +9,7 @@ import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBuc
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
-import { LANE_LOOKAHEAD, laneAfter, laneStart } from './lane-after.js';
+import { LANE_LOOKAHEAD, isPipelined, laneAfter, laneStart } from './lane-after.js';
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
@@ -192,7 +192,10 @@ export class SqlLedger implements Ledger {
     // Lanes are locked in one global order (the same as ingest's), so concurrent batches and
     // ingests wait for each other instead of deadlocking.
     const order = items.map((item, i) => ({ item, i })).sort((a, b) => compareLane(a.item, b.item) || a.i - b.i);
-    const distinctLanes = new Set(items.map((c) => `${c.instance}\u0000${c.chat}`)).size === items.length;
+    // The set-based batch moves each lane once: at most one item per lane may move it (mid-window
+    // outcomes of a lane leave it as it is, and a lane's window ends after all of them committed).
+    const moving = items.filter((c) => !isPipelined(c));
+    const distinctLanes = new Set(moving.map((c) => `${c.instance}\u0000${c.chat}`)).size === moving.length;
     return withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
         // A handful of set-based statements per batch instead of four round trips per message,
@@ -213,12 +216,15 @@ export class SqlLedger implements Ledger {
     const until = lane.rows[0]?.lease_until;
 
     await this.#recordOutcome(trx, c, true);
-    if (!leaseHeld) return { next: null, then: null, leaseHeld: false, leaseUntil: null };
+    if (!leaseHeld) return { next: null, ahead: [], leaseHeld: false, leaseUntil: null };
+    const leaseUntil = until == null ? null : Number(until);
+    // Mid-window: the outcome is all there is to write (see laneAfter).
+    if (isPipelined(c)) return { next: null, ahead: [], leaseHeld: true, leaseUntil };
 
     const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
     if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, c.instance, c.chat]);
     else await this.#stmts.run(trx, 'releaseLane', [move.dueAt, c.instance, c.chat]);
-    return { next: move.next, then: move.then, leaseHeld: true, leaseUntil: until == null ? null : Number(until) };
+    return { next: move.next, ahead: move.ahead, leaseHeld: true, leaseUntil };
   }
 
   /** Writes one outcome onto its message (only while still pending: a late duplicate changes nothing). */
@@ -302,11 +308,11 @@ export class SqlLedger implements Ledger {
         // The lane row first (the global lock order): a completion or fold waits for us.
         const lane = (await this.#stmts.run<{ lease_owner: string | null; lease_until: number | null }>(trx, 'laneOwner', [instance, chat])).rows[0];
         const start = laneStart(nowMs, await headsOf(trx, instance, chat, deadPolicy));
-        if (lane?.lease_owner !== owner) return { head: null, then: null, leaseUntil: null };
+        if (lane?.lease_owner !== owner) return { head: null, ahead: [], leaseUntil: null };
         const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
-        if (start.inflightId === null) return { head: null, then: null, leaseUntil };
+        if (start.inflightId === null) return { head: null, ahead: [], leaseUntil };
         await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
-        return { head: start.next, then: start.then, leaseUntil };
+        return { head: start.next, ahead: start.ahead, leaseUntil };
       }),
     );
   }
@@ -325,23 +331,35 @@ export class SqlLedger implements Ledger {
   }
 
   /**
-   * The messages a lost owner was delivering (the one in flight and, pipelined, the one after it)
-   * may be in Chatwoot already: flag them, so each is looked up before any re-send and, pinned at
-   * the head of its lane, settled before anything else there.
+   * The messages a lost owner was delivering (its window: the head in flight and those it may have
+   * sent after it before their outcomes committed) may be in Chatwoot already: flag them, so each
+   * is looked up before any re-send and, pinned at the head of its lane, settled before anything
+   * else there. The window is the head and every pending message of the lane up to its last one
+   * in lane order; a message flagged already sorts first anyway.
    */
   async #flagInflight(
     trx: Transaction<Database>,
     which: (q: SelectQueryBuilder<Database, 'lanes', object>) => SelectQueryBuilder<Database, 'lanes', object>,
   ): Promise<void> {
-    const flag = (column: 'inflight_id' | 'inflight_next_id') =>
-      trx
-        .updateTable('messages')
-        .set({ maybe_sent: 1 })
-        .where('state', '=', 'pending')
-        .where('id', 'in', which(trx.selectFrom('lanes')).select(column).where(column, 'is not', null) as never)
-        .execute();
-    await flag('inflight_id');
-    await flag('inflight_next_id');
+    await trx
+      .updateTable('messages')
+      .set({ maybe_sent: 1 })
+      .where('state', '=', 'pending')
+      .where('id', 'in', which(trx.selectFrom('lanes')).select('inflight_id').where('inflight_id', 'is not', null) as never)
+      .execute();
+    const windows = which(trx.selectFrom('lanes')).select(['instance', 'chat', 'inflight_next_id']).where('inflight_next_id', 'is not', null).as('w');
+    const inWindow = trx
+      .selectFrom(windows)
+      .innerJoin('messages as last', 'last.id', 'w.inflight_next_id')
+      .innerJoin('messages as m', (j) => j.onRef('m.instance', '=', 'w.instance').onRef('m.chat', '=', 'w.chat'))
+      .where('m.state', '=', 'pending')
+      // Not flagged yet, up to the last in lane order: a range of the lane index, however long
+      // the lane's backlog behind the window.
+      .where('m.maybe_sent', '=', 0)
+      .where('m.wa_ts', '<=', (eb) => eb.ref('last.wa_ts'))
+      .where((eb) => eb.or([eb('m.wa_ts', '<', eb.ref('last.wa_ts')), eb('m.id', '<=', eb.ref('last.id'))]))
+      .select('m.id');
+    await trx.updateTable('messages').set({ maybe_sent: 1 }).where('state', '=', 'pending').where('id', 'in', inWindow as never).execute();
   }
 
   async lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null> {

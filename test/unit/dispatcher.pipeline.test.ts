@@ -28,7 +28,7 @@ async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneIt
   let claims = 0;
   const ledger = laneLedger({
     claimLanes: async () => (claims++ === 0 ? [lane] : []),
-    startLane: async () => ({ head: first, then: next, leaseUntil: Date.now() + leaseMsLeft }),
+    startLane: async () => ({ head: first, ahead: [next], leaseUntil: Date.now() + leaseMsLeft }),
   });
   const completer = {
     submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
@@ -51,13 +51,13 @@ async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneIt
     await new Promise((r) => setTimeout(r, 50));
     const early = handled.includes(2);
     expect(commits[0]?.c.pipelined ?? null).toBe(early ? 2 : null);
-    commits[0]?.release({ next: early ? null : next, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    commits[0]?.release({ next: early ? null : next, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
     await until(() => handled.includes(2) && commits.length >= 2);
-    commits[1]?.release({ next: null, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    commits[1]?.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
     expect(handled).toEqual([1, 2]);
     return { early, starts, sentAt: new Map(commits.map(({ c }) => [c.messageId, c.attemptStartedAt])) };
   } finally {
-    for (const c of commits) c.release({ next: null, then: null, leaseHeld: true, leaseUntil: null });
+    for (const c of commits) c.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: null });
     await d.stop();
   }
 }
@@ -98,6 +98,77 @@ describe('dispatcher: what goes before the previous outcome commits', () => {
     expect(start2 - start1).toBeGreaterThanOrEqual(75);
     expect(Math.abs(sent2 - start1)).toBeLessThanOrEqual(2);
     expect(Math.abs(r.sentAt.get(1)! - start1)).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('dispatcher: a window of a chat', () => {
+  /** Starts one lane whose start names `window`, with every commit held until released. */
+  async function heldWindow(window: LedgerMessage[]) {
+    const handled: number[] = [];
+    const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
+    let claims = 0;
+    const ledger = laneLedger({
+      claimLanes: async () => (claims++ === 0 ? [lane] : []),
+      startLane: async () => ({ head: window[0]!, ahead: window.slice(1), leaseUntil: Date.now() + 30_000 }),
+    });
+    const completer = {
+      submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
+      close: async () => {},
+    } as unknown as GroupCommitter<Completion, CompletionResult>;
+    const handle: LaneHandler = async (r) => {
+      handled.push(r.id);
+      return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
+    };
+    const d = new Dispatcher(
+      { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
+      { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
+    );
+    d.start();
+    const releaseAll = () => {
+      for (const c of commits.splice(0)) c.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    };
+    return { handled, commits, releaseAll, stop: async () => { releaseAll(); await d.stop(); } };
+  }
+
+  it('sends the whole window while no outcome has committed, and its last outcome waits for all before it', async () => {
+    const w = await heldWindow([1, 2, 3, 4].map((id) => row(id, chatMessage({ chat: lane.chat }))));
+    try {
+      await until(() => w.handled.length === 4 && w.commits.length === 3);
+      await new Promise((r) => setTimeout(r, 30));
+      // Three outcomes committing behind the sends, each marked as pipelined; the fourth is held
+      // back until they are in (it reads the lane for the next window).
+      expect(w.commits.map(({ c }) => [c.messageId, c.pipelined])).toEqual([[1, 2], [2, 3], [3, 4]]);
+      w.releaseAll();
+      await until(() => w.commits.length === 1);
+      expect(w.commits[0]?.c).toMatchObject({ messageId: 4 });
+      expect(w.commits[0]?.c.pipelined ?? null).toBeNull();
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('holds a message quoting any earlier message of the window until the outcomes before it commit', async () => {
+    const first = row(1, chatMessage({ chat: lane.chat }));
+    const second = row(2, chatMessage({ chat: lane.chat }));
+    const quoting = row(3, chatMessage({ chat: lane.chat, content: { type: 'conversation', text: 'about the first', media: null, quotedId: first.waId } }));
+    const w = await heldWindow([first, second, quoting]);
+    try {
+      await until(() => w.handled.length === 2 && w.commits.length === 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(w.handled).toEqual([1, 2]);
+      expect(w.commits.map(({ c }) => [c.messageId, c.pipelined])).toEqual([[1, 2]]);
+      // Message 2's outcome ends the window once message 1's is in, and reads the lane again.
+      w.commits[0]!.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+      await until(() => w.commits.length === 2);
+      expect(w.commits[1]?.c).toMatchObject({ messageId: 2 });
+      expect(w.commits[1]?.c.pipelined ?? null).toBeNull();
+      expect(w.handled).toEqual([1, 2]);
+      w.commits[1]!.release({ next: quoting, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+      await until(() => w.handled.length === 3);
+      expect(w.handled).toEqual([1, 2, 3]);
+    } finally {
+      await w.stop();
+    }
   });
 });
 
