@@ -352,9 +352,10 @@ export class Dispatcher {
   /** Waits for the lane's outcomes still committing; `held` false when one found the lease taken over. */
   async #settle(pipe: Pipe, uncommitted: Set<string>): Promise<{ held: boolean }> {
     let held = true;
-    while (pipe.committing.length > 0) {
-      const r = await (pipe.committing[0] as Promise<CompletionResult>);
-      pipe.committing.shift();
+    // Taken off only once settled: a failure leaves it for the lane's error path to wait on.
+    for (let first = pipe.committing[0]; first; first = pipe.committing[0]) {
+      const r = await first;
+      pipe.committing = pipe.committing.slice(1);
       if (!r.leaseHeld) held = false;
     }
     uncommitted.clear();
