@@ -1,4 +1,4 @@
-import { type Selectable, type Transaction, sql } from 'kysely';
+import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { LANE_LOOKAHEAD, isPipelined, laneAfter } from './lane-after.js';
 import type { Completion, CompletionResult, LedgerMessage } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
@@ -77,4 +77,41 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
   }
   return results;
+}
+
+type Delivered = Completion & { outcome: Extract<Completion['outcome'], { state: 'delivered' }> };
+
+/** A delivered outcome in the middle of a window: it writes its message's row and nothing else. */
+export function isMidWindowDelivery(c: Completion): c is Delivered {
+  return c.outcome.state === 'delivered' && isPipelined(c);
+}
+
+/**
+ * A batch of mid-window deliveries on PostgreSQL as one statement in its own transaction: the
+ * rows marked delivered, and each lane's owner read back to tell whether the lease is still held.
+ * No lane is locked or moved (see laneAfter), so the four round trips of a transaction (begin, the
+ * lock, the update, commit) become one: each woke a server process that shares the machine's cores
+ * with everything else, and the socket writes were most of the event loop's share of a delivery.
+ * A takeover flagging these messages meanwhile is harmless either way round: a delivered message
+ * is no longer pending, and the flag is cleared by the delivery.
+ */
+export async function completeMidWindowPg(db: Kysely<Database>, items: Delivered[]): Promise<CompletionResult[]> {
+  const o = items.map((c) => c.outcome);
+  const { rows } = await sql<{ instance: string; chat: string; lease_owner: string | null; lease_until: number | null }>`
+    with delivered as (
+      update messages m set state = 'delivered', cw_message_id = v.cw, cw_conversation_id = v.conv,
+        delivered_at = v.at, sent_at = coalesce(m.sent_at, v.sent), updated_at = v.at, maybe_sent = 0, last_error = null, attempts = m.attempts + 1
+      from unnest(${items.map((c) => c.messageId)}::bigint[], ${o.map((x) => x.cwMessageId)}::bigint[],
+                  ${o.map((x) => x.cwConversationId)}::bigint[], ${items.map((c) => c.nowMs)}::bigint[], ${items.map((c) => c.attemptStartedAt ?? c.nowMs)}::bigint[]) as v(id, cw, conv, at, sent)
+      where m.id = v.id and m.state = 'pending'
+      returning m.id)
+    select l.instance, l.chat, l.lease_owner, l.lease_until from lanes l
+    join (select distinct instance, chat from unnest(${items.map((c) => c.instance)}::text[], ${items.map((c) => c.chat)}::text[]) as u(instance, chat)) v
+      on l.instance = v.instance and l.chat = v.chat`.execute(db);
+  const lanes = new Map(rows.map((r) => [`${r.instance}\u0000${r.chat}`, r]));
+  return items.map((c) => {
+    const lane = lanes.get(`${c.instance}\u0000${c.chat}`);
+    if (lane?.lease_owner !== c.owner) return { next: null, ahead: [], leaseHeld: false, leaseUntil: null };
+    return { next: null, ahead: [], leaseHeld: true, leaseUntil: lane.lease_until == null ? null : Number(lane.lease_until) };
+  });
 }

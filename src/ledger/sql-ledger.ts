@@ -13,7 +13,7 @@ import { LANE_LOOKAHEAD, isPipelined, laneAfter, laneStart } from './lane-after.
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
-import { completeBatchPg } from './pg-complete.js';
+import { completeBatchPg, completeMidWindowPg, isMidWindowDelivery } from './pg-complete.js';
 import { notifyWork, wakeLane } from './pg-notify.js';
 import { fromRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
@@ -189,6 +189,8 @@ export class SqlLedger implements Ledger {
     if (items.length === 0) return [];
     const batches = this.#batches;
     if (batches) return withRetry(() => batches.complete(items));
+    const midWindow = items.filter(isMidWindowDelivery);
+    if (this.dialect === 'postgres' && midWindow.length === items.length) return withRetry(() => completeMidWindowPg(this.#db, midWindow));
     // Lanes are locked in one global order (the same as ingest's), so concurrent batches and
     // ingests wait for each other instead of deadlocking.
     const order = items.map((item, i) => ({ item, i })).sort((a, b) => compareLane(a.item, b.item) || a.i - b.i);

@@ -268,6 +268,11 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((await state(msgs[3]!.waId)).maybeSent).toBe(true);
       expect((await state(early.waId)).maybeSent).toBe(true);
       expect((await state(later.waId)).maybeSent).toBe(false);
+      // Q was not dead after all: m3's answer came, and its outcome is recorded, though the lane is
+      // no longer Q's (Q learns it from the result and stops).
+      const [r3] = await ledger.complete([{ ...base, messageId: start.ahead[1]!.id, outcome: { state: 'delivered', cwMessageId: 503, cwConversationId: 5 }, pipelined: start.ahead[2]!.id }]);
+      expect(r3).toEqual({ leaseHeld: false, next: null, ahead: [], leaseUntil: null });
+      expect(await state(msgs[2]!.waId)).toMatchObject({ state: 'delivered', cwMessageId: 503, maybeSent: false });
     });
 
     it("ends a window with a commit that reads the lane again and names the next one, late arrivals in their place", async () => {
