@@ -1,5 +1,5 @@
 import { coerceError, IllegalStateError } from '../errors.js';
-import type { GroupCommitter } from '../lib/group-commit.js';
+import type { Committer } from '../lib/keyed-commit.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { shutdownController, Wakeable } from '../lib/sleep.js';
@@ -32,7 +32,8 @@ const DEFAULT_SLICE_MESSAGES = 25;
 
 export interface DispatcherDeps {
   ledger: Ledger;
-  completer: GroupCommitter<Completion, CompletionResult>;
+  /** Records outcomes; a lane's land in the order they were submitted (see keyed-commit.ts). */
+  completer: Committer<Completion, CompletionResult>;
   handle: LaneHandler;
   clock: Clock;
   logger: Logger;
