@@ -6,6 +6,8 @@ export interface LaneRow {
   state: string;
   direction: string;
   nextAttemptAt: number;
+  /** Possibly in Chatwoot already: looked up before it is sent, and never sent inside a window. */
+  maybeSent: boolean;
 }
 
 /**
@@ -24,10 +26,27 @@ export const LANE_LOOKAHEAD = LANE_WINDOW;
  * Whether `candidate` may be sent while the outcome of the message before it is still being
  * committed (see the dispatcher's pipelining). Only WhatsApp → Chatwoot items: a lost outcome there
  * is settled by a look-up of the deterministic `source_id`. An agent reply is never sent on such
- * terms: its look-up on WhatsApp matches by content, a weaker proof.
+ * terms: its look-up on WhatsApp matches by content, a weaker proof. A message possibly in
+ * Chatwoot already is looked up alone, its outcome committed before anything follows it: the
+ * look-ups after a crash start after the chat's last recorded Chatwoot id, which holds only while
+ * a chat's messages are recorded in the order they were sent.
  */
-export function mayFollow(current: Pick<LaneRow, 'direction'>, candidate: LaneRow | null | undefined, nowMs: number): candidate is LaneRow {
-  return !!candidate && current.direction === 'to_chatwoot' && candidate.direction === 'to_chatwoot' && candidate.state === 'pending' && candidate.nextAttemptAt <= nowMs;
+export function mayFollow(current: Pick<LaneRow, 'direction' | 'maybeSent'>, candidate: LaneRow | null | undefined, nowMs: number): candidate is LaneRow {
+  return (
+    !!candidate && current.direction === 'to_chatwoot' && candidate.direction === 'to_chatwoot' && candidate.state === 'pending' && candidate.nextAttemptAt <= nowMs &&
+    !current.maybeSent && !candidate.maybeSent
+  );
+}
+
+/** A window's ids as the lanes table keeps them (`inflight_ids`). */
+export function windowIds(ids: readonly number[]): string | null {
+  return ids.length > 0 ? ids.join(',') : null;
+}
+
+/** The ids of a window as `windowIds` wrote them; anything else in the column is ignored. */
+export function parseWindowIds(text: string | null): number[] {
+  if (!text) return [];
+  return text.split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n > 0);
 }
 
 export interface LaneMove<R extends LaneRow> {
@@ -43,6 +62,8 @@ export interface LaneMove<R extends LaneRow> {
   inflightId: number | null;
   /** The last message of the window (null when the window is the head alone). */
   inflightNextId: number | null;
+  /** Every message of the window, in lane order (empty when nothing is in flight). */
+  inflightIds: number[];
   /** The head the caller continues with (null when pipelined: it is sending its window already). */
   next: R | null;
   /** The rest of the window after `next`, in lane order: sent before `next`'s outcome commits. */
@@ -71,11 +92,11 @@ export interface LaneMove<R extends LaneRow> {
  * lane order, which is the whole window (and, harmlessly, a late arrival sorting inside it).
  */
 export function laneAfter<R extends LaneRow>(c: Pick<Completion, 'keepLeaseUntil' | 'nowMs' | 'pipelined'>, heads: readonly R[]): LaneMove<R> {
-  if (isPipelined(c)) return { dueAt: c.nowMs, keep: true, unchanged: true, inflightId: null, inflightNextId: null, next: null, ahead: [] };
+  if (isPipelined(c)) return { dueAt: c.nowMs, keep: true, unchanged: true, inflightId: null, inflightNextId: null, inflightIds: [], next: null, ahead: [] };
   const head = heads[0] ?? null;
   const due = head && head.state === 'pending' ? head.nextAttemptAt : null;
   const keep = c.keepLeaseUntil !== null && due !== null && due <= c.nowMs;
-  if (!keep || !head) return { dueAt: due !== null ? Math.max(due, c.nowMs) : due, keep: false, unchanged: false, inflightId: null, inflightNextId: null, next: null, ahead: [] };
+  if (!keep || !head) return { dueAt: due !== null ? Math.max(due, c.nowMs) : due, keep: false, unchanged: false, inflightId: null, inflightNextId: null, inflightIds: [], next: null, ahead: [] };
   const ahead: R[] = [];
   let last = head;
   for (const h of heads.slice(1, LANE_WINDOW)) {
@@ -83,7 +104,7 @@ export function laneAfter<R extends LaneRow>(c: Pick<Completion, 'keepLeaseUntil
     ahead.push(h);
     last = h;
   }
-  return { dueAt: due, keep: true, unchanged: false, inflightId: head.id, inflightNextId: ahead.length > 0 ? last.id : null, next: head, ahead };
+  return { dueAt: due, keep: true, unchanged: false, inflightId: head.id, inflightNextId: ahead.length > 0 ? last.id : null, inflightIds: [head.id, ...ahead.map((h) => h.id)], next: head, ahead };
 }
 
 /** An outcome recorded while the owner already sends the next message of its window: the lane stays as it is. */

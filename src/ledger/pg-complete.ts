@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
-import { LANE_LOOKAHEAD, isPipelined, laneAfter } from './lane-after.js';
+import { LANE_LOOKAHEAD, isPipelined, laneAfter, windowIds } from './lane-after.js';
 import type { Completion, CompletionResult, LedgerMessage } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
 import { fromRow } from './rows.js';
@@ -53,7 +53,7 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
   }
 
   const results: CompletionResult[] = [];
-  const laneRows: { instance: string; chat: string; keep: boolean; due: number | null; inflight: number | null; next: number | null }[] = [];
+  const laneRows: { instance: string; chat: string; keep: boolean; due: number | null; inflight: number | null; next: number | null; ids: string | null }[] = [];
   for (const c of items) {
     const key = `${c.instance}\u0000${c.chat}`;
     if (ownerOf.get(key) !== c.owner) {
@@ -61,7 +61,7 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
       continue;
     }
     const move = laneAfter(c, heads.get(key) ?? []);
-    if (!move.unchanged) laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId });
+    if (!move.unchanged) laneRows.push({ instance: c.instance, chat: c.chat, keep: move.keep, due: move.dueAt, inflight: move.inflightId, next: move.inflightNextId, ids: windowIds(move.inflightIds) });
     results.push({ next: move.next, ahead: move.ahead, leaseHeld: true, leaseUntil: untilOf.get(key) ?? null });
   }
   if (laneRows.length > 0) {
@@ -70,10 +70,11 @@ export async function completeBatchPg(trx: Transaction<Database>, items: Complet
         due_at = case when v.keep then lanes.due_at else v.due end,
         lease_owner = case when v.keep then lanes.lease_owner end,
         lease_until = case when v.keep then lanes.lease_until end,
-        inflight_id = v.inflight, inflight_next_id = v.next, suspect = 0
+        inflight_id = v.inflight, inflight_next_id = v.next, inflight_ids = v.ids, suspect = 0
       from unnest(${laneRows.map((r) => r.instance)}::text[], ${laneRows.map((r) => r.chat)}::text[], ${laneRows.map((r) => r.keep)}::boolean[],
-                  ${laneRows.map((r) => r.due)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[], ${laneRows.map((r) => r.next)}::bigint[])
-        as v(instance, chat, keep, due, inflight, next)
+                  ${laneRows.map((r) => r.due)}::bigint[], ${laneRows.map((r) => r.inflight)}::bigint[], ${laneRows.map((r) => r.next)}::bigint[],
+                  ${laneRows.map((r) => r.ids)}::text[])
+        as v(instance, chat, keep, due, inflight, next, ids)
       where lanes.instance = v.instance and lanes.chat = v.chat`.execute(trx);
   }
   return results;

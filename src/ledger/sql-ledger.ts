@@ -9,7 +9,7 @@ import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBuc
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
-import { LANE_LOOKAHEAD, isPipelined, laneAfter, laneStart } from './lane-after.js';
+import { LANE_LOOKAHEAD, isPipelined, laneAfter, laneStart, parseWindowIds, windowIds } from './lane-after.js';
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
@@ -224,7 +224,7 @@ export class SqlLedger implements Ledger {
     if (isPipelined(c)) return { next: null, ahead: [], leaseHeld: true, leaseUntil };
 
     const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
-    if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, c.instance, c.chat]);
+    if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, windowIds(move.inflightIds), c.instance, c.chat]);
     else await this.#stmts.run(trx, 'releaseLane', [move.dueAt, c.instance, c.chat]);
     return { next: move.next, ahead: move.ahead, leaseHeld: true, leaseUntil };
   }
@@ -263,7 +263,7 @@ export class SqlLedger implements Ledger {
       const due = head && head.state === 'pending' ? head.nextAttemptAt : null;
       const r = await trx
         .updateTable('lanes')
-        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null })
+        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -313,7 +313,7 @@ export class SqlLedger implements Ledger {
         if (lane?.lease_owner !== owner) return { head: null, ahead: [], leaseUntil: null };
         const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
         if (start.inflightId === null) return { head: null, ahead: [], leaseUntil };
-        await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
+        await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, windowIds(start.inflightIds), instance, chat, owner]);
         return { head: start.next, ahead: start.ahead, leaseUntil };
       }),
     );
@@ -324,7 +324,7 @@ export class SqlLedger implements Ledger {
       await this.#flagInflight(trx, (q) => q.where('instance', '=', instance).where('chat', '=', chat).where('lease_owner', '=', owner));
       await trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1, due_at: nowMs })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null, suspect: 1, due_at: nowMs })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -336,32 +336,29 @@ export class SqlLedger implements Ledger {
    * The messages a lost owner was delivering (its window: the head in flight and those it may have
    * sent after it before their outcomes committed) may be in Chatwoot already: flag them, so each
    * is looked up before any re-send and, pinned at the head of its lane, settled before anything
-   * else there. The window is the head and every pending message of the lane up to its last one
-   * in lane order; a message flagged already sorts first anyway.
+   * else there. Exactly the window's messages (`inflight_ids`; a lane named before 0011 has only
+   * `inflight_id` and `inflight_next_id`), never a message that arrived later and sorts among
+   * them: flagged, it would be looked up and created first and move the look-up's lower bound past
+   * the window's messages already in Chatwoot.
    */
   async #flagInflight(
     trx: Transaction<Database>,
     which: (q: SelectQueryBuilder<Database, 'lanes', object>) => SelectQueryBuilder<Database, 'lanes', object>,
   ): Promise<void> {
-    await trx
-      .updateTable('messages')
-      .set({ maybe_sent: 1 })
-      .where('state', '=', 'pending')
-      .where('id', 'in', which(trx.selectFrom('lanes')).select('inflight_id').where('inflight_id', 'is not', null) as never)
+    const lanes = await which(trx.selectFrom('lanes'))
+      .select(['inflight_id', 'inflight_next_id', 'inflight_ids'])
+      .where((eb) => eb.or([eb('inflight_id', 'is not', null), eb('inflight_next_id', 'is not', null), eb('inflight_ids', 'is not', null)]))
       .execute();
-    const windows = which(trx.selectFrom('lanes')).select(['instance', 'chat', 'inflight_next_id']).where('inflight_next_id', 'is not', null).as('w');
-    const inWindow = trx
-      .selectFrom(windows)
-      .innerJoin('messages as last', 'last.id', 'w.inflight_next_id')
-      .innerJoin('messages as m', (j) => j.onRef('m.instance', '=', 'w.instance').onRef('m.chat', '=', 'w.chat'))
-      .where('m.state', '=', 'pending')
-      // Not flagged yet, up to the last in lane order: a range of the lane index, however long
-      // the lane's backlog behind the window.
-      .where('m.maybe_sent', '=', 0)
-      .where('m.wa_ts', '<=', (eb) => eb.ref('last.wa_ts'))
-      .where((eb) => eb.or([eb('m.wa_ts', '<', eb.ref('last.wa_ts')), eb('m.id', '<=', eb.ref('last.id'))]))
-      .select('m.id');
-    await trx.updateTable('messages').set({ maybe_sent: 1 }).where('state', '=', 'pending').where('id', 'in', inWindow as never).execute();
+    const ids = new Set<number>();
+    for (const l of lanes) {
+      if (l.inflight_id != null) ids.add(Number(l.inflight_id));
+      if (l.inflight_next_id != null) ids.add(Number(l.inflight_next_id));
+      for (const id of parseWindowIds(l.inflight_ids)) ids.add(id);
+    }
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += 500) {
+      await trx.updateTable('messages').set({ maybe_sent: 1 }).where('state', '=', 'pending').where('id', 'in', all.slice(i, i + 500)).execute();
+    }
   }
 
   async lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null> {
@@ -380,7 +377,7 @@ export class SqlLedger implements Ledger {
       // A clean stop leaves nothing named in flight; a lane whose outcome could not be recorded
       // (and whose abandon failed too) still does, and those messages may be in Chatwoot.
       await this.#flagInflight(trx, (q) => q.where('lease_owner', '=', owner));
-      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
+      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null }).where('lease_owner', '=', owner).executeTakeFirst();
       const n = Number(r.numUpdatedRows);
       // A stopping process's lanes are free at once: the others need not wait for their next poll.
       if (n > 0 && this.dialect === 'postgres') await notifyWork(trx);
@@ -396,7 +393,7 @@ export class SqlLedger implements Ledger {
       });
       let q = trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1 })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null, suspect: 1 })
         .where('lease_owner', 'is not', null)
         .where('lease_until', '<', nowMs);
       if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
-import { isPipelined, laneAfter, laneStart } from './lane-after.js';
+import { isPipelined, laneAfter, laneStart, windowIds } from './lane-after.js';
 import type { Direction, IngestSource } from '../domain/message.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
 import { fromValues, type RowValues } from './rows.js';
@@ -12,7 +12,7 @@ const SQLITE_ONLY = {
   claim: `update lanes set lease_owner = ?, lease_until = ?
           where rowid in (select rowid from lanes where due_at <= ? and lease_owner is null order by due_at limit ?)
           returning instance, chat, suspect`,
-  settle: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null where instance = ? and chat = ? and lease_owner = ?',
+  settle: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null, inflight_ids = null where instance = ? and chat = ? and lease_owner = ?',
   markSkipped: "update messages set state = 'skipped', last_error = ?, updated_at = ? where id = ? and state = 'pending'",
   markDead: "update messages set state = 'dead', last_error = ?, updated_at = ?, attempts = attempts + 1 where id = ? and state = 'pending'",
   // An attempt that may have reached the other side keeps its start as the send time.
@@ -70,8 +70,8 @@ export function unpackCompletion(p: PackedCompletion): Completion {
 type LaneOwnerRow = { lease_owner: string | null; lease_until: number | null } | undefined;
 
 /** What the lane rules (lane-after.ts) read of a lane's first rows; whole rows only for those returned. */
-type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at'>;
-const asLaneRow = (r: HeadRow) => ({ id: Number(r.id), state: r.state, direction: r.direction, nextAttemptAt: Number(r.next_attempt_at) });
+type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at' | 'maybe_sent'>;
+const asLaneRow = (r: HeadRow) => ({ id: Number(r.id), state: r.state, direction: r.direction, nextAttemptAt: Number(r.next_attempt_at), maybeSent: Number(r.maybe_sent) === 1 });
 
 /**
  * The two hot write paths of a SQLite ledger — ingest batches and delivery completions — as one
@@ -135,7 +135,7 @@ export class SqliteBatchCore {
     // Mid-window: the outcome is all there is to write (see laneAfter).
     if (isPipelined(c)) return [null, [], true, leaseUntil];
     const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
-    if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, c.instance, c.chat);
+    if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, windowIds(move.inflightIds), c.instance, c.chat);
     else p.releaseLane.run(move.dueAt, c.instance, c.chat);
     return [this.#row(move.next), this.#rows(move.ahead), true, leaseUntil];
   }
@@ -174,7 +174,7 @@ export class SqliteBatchCore {
       if (lane?.lease_owner !== owner) return [null, [], null];
       const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
       if (start.inflightId === null) return [null, [], leaseUntil];
-      p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
+      p.markInflight.run(start.inflightId, start.inflightNextId, windowIds(start.inflightIds), instance, chat, owner);
       return [this.#row(start.next), this.#rows(start.ahead), leaseUntil];
     }).immediate();
   }

@@ -258,16 +258,23 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.insertMessages([early, later].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
       const [r2] = await ledger.complete([{ ...base, messageId: start.ahead[0]!.id, outcome: { state: 'delivered', cwMessageId: 502, cwConversationId: 5 }, pipelined: start.ahead[1]!.id }]);
       expect(r2).toMatchObject({ leaseHeld: true, next: null, ahead: [] });
-      // Q dies: what is left of its window (m3, m4) is looked up, and the late one sorting inside it
-      // (a needless look-up, never a duplicate); the one after the window is not.
+      // Q dies: what is left of its window (m3, m4) is looked up; neither late message is, not even
+      // the one sorting inside the window (looked up and created first, it would move the look-up's
+      // lower bound past m3, which may be in Chatwoot already).
       await ledger.reapExpiredLeases(t + 1001);
       const state = async (waId: string) => (await ledger.getMessage('inst1', waId))!;
       expect(await state(msgs[0]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
       expect(await state(msgs[1]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
       expect((await state(msgs[2]!.waId)).maybeSent).toBe(true);
       expect((await state(msgs[3]!.waId)).maybeSent).toBe(true);
-      expect((await state(early.waId)).maybeSent).toBe(true);
+      expect((await state(early.waId)).maybeSent).toBe(false);
       expect((await state(later.waId)).maybeSent).toBe(false);
+      // The next owner looks each flagged message up alone, in the order they were sent: a window
+      // never holds a message that may be in Chatwoot already.
+      await ledger.claimLanes('Q3', 100, t + 1002, 30_000);
+      const next = await ledger.startLane('inst1', chat, 'Q3', 'skip', t + 1002);
+      expect(next.head?.waId).toBe(msgs[2]!.waId);
+      expect(next.ahead).toEqual([]);
       // Q was not dead after all: m3's answer came, and its outcome is recorded, though the lane is
       // no longer Q's (Q learns it from the result and stops).
       const [r3] = await ledger.complete([{ ...base, messageId: start.ahead[1]!.id, outcome: { state: 'delivered', cwMessageId: 503, cwConversationId: 5 }, pipelined: start.ahead[2]!.id }]);
