@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LaneItem } from '../../src/domain/lane-item.js';
 import type { ClaimedLane, Completion, CompletionResult, LedgerMessage } from '../../src/ledger/ledger.js';
-import type { GroupCommitter } from '../../src/lib/group-commit.js';
+import type { Committer } from '../../src/lib/keyed-commit.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { Dispatcher, type LaneHandler } from '../../src/lanes/dispatcher.js';
 import { systemClock } from '../../src/lib/clock.js';
@@ -19,32 +19,41 @@ const lane: ClaimedLane = { instance: 'inst1', chat: 'c@s.whatsapp.net', suspect
 const row = (id: number, message: LaneItem): LedgerMessage =>
   ({ id, waId: message.waId, instance: 'inst1', chat: lane.chat, direction: 'to_chatwoot', event: message.event, message, state: 'pending', nextAttemptAt: 0, attempts: 0, maybeSent: false, receivedAt: 0 }) as unknown as LedgerMessage;
 
-async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneItem, leaseMsLeft = 30_000, firstAnswerMs = 0): Promise<{ early: boolean; starts: Map<number, number>; sentAt: Map<number, number | undefined> }> {
-  const first = row(1, chatMessage({ chat: lane.chat }));
-  const next = row(2, second(first));
-  const handled: number[] = [];
-  const starts = new Map<number, number>();
+/**
+ * One lane whose start names `window` (its lease `leaseMsLeft` from its end), handled by `handle`,
+ * with every commit held in `commits` until the test releases it: what the lane sent meanwhile is
+ * exactly what went before a commit.
+ */
+function oneLaneHeldCommits(window: LedgerMessage[], leaseMsLeft: number, handle: LaneHandler) {
   const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
   let claims = 0;
   const ledger = laneLedger({
     claimLanes: async () => (claims++ === 0 ? [lane] : []),
-    startLane: async () => ({ head: first, ahead: [next], leaseUntil: Date.now() + leaseMsLeft }),
+    startLane: async () => ({ head: window[0]!, ahead: window.slice(1), leaseUntil: Date.now() + leaseMsLeft }),
   });
   const completer = {
     submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
     close: async () => {},
-  } as unknown as GroupCommitter<Completion, CompletionResult>;
-  const handle: LaneHandler = async (r) => {
-    starts.set(r.id, Date.now());
-    if (r.id === 1 && firstAnswerMs > 0) await new Promise((res) => setTimeout(res, firstAnswerMs));
-    handled.push(r.id);
-    return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
-  };
+  } as unknown as Committer<Completion, CompletionResult>;
   const d = new Dispatcher(
     { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
     { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
   );
   d.start();
+  return { commits, d };
+}
+
+async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneItem, leaseMsLeft = 30_000, firstAnswerMs = 0): Promise<{ early: boolean; starts: Map<number, number>; sentAt: Map<number, number | undefined> }> {
+  const first = row(1, chatMessage({ chat: lane.chat }));
+  const next = row(2, second(first));
+  const handled: number[] = [];
+  const starts = new Map<number, number>();
+  const { commits, d } = oneLaneHeldCommits([first, next], leaseMsLeft, async (r) => {
+    starts.set(r.id, Date.now());
+    if (r.id === 1 && firstAnswerMs > 0) await new Promise((res) => setTimeout(res, firstAnswerMs));
+    handled.push(r.id);
+    return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
+  });
   try {
     await until(() => commits.length >= 1);
     // The first outcome is being committed; give the lane a moment to (not) send the next item.
@@ -105,25 +114,10 @@ describe('dispatcher: a window of a chat', () => {
   /** Starts one lane whose start names `window`, with every commit held until released. */
   async function heldWindow(window: LedgerMessage[]) {
     const handled: number[] = [];
-    const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
-    let claims = 0;
-    const ledger = laneLedger({
-      claimLanes: async () => (claims++ === 0 ? [lane] : []),
-      startLane: async () => ({ head: window[0]!, ahead: window.slice(1), leaseUntil: Date.now() + 30_000 }),
-    });
-    const completer = {
-      submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
-      close: async () => {},
-    } as unknown as GroupCommitter<Completion, CompletionResult>;
-    const handle: LaneHandler = async (r) => {
+    const { commits, d } = oneLaneHeldCommits(window, 30_000, async (r) => {
       handled.push(r.id);
       return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
-    };
-    const d = new Dispatcher(
-      { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
-      { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
-    );
-    d.start();
+    });
     const releaseAll = () => {
       for (const c of commits.splice(0)) c.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
     };
