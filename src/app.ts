@@ -45,7 +45,6 @@ import { RedisLookups } from './redis/shared-lookups.js';
 import { SharedRedis } from './redis/shared-redis.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { GroupCommitter } from './lib/group-commit.js';
-import { type Committer, KeyedGroupCommitter } from './lib/keyed-commit.js';
 import type { Logger } from './lib/logger.js';
 import { cachedFor } from './metrics/cached.js';
 import { EvosyncMetrics } from './metrics/registry.js';
@@ -199,15 +198,12 @@ export async function createEvosync(config: Config, deps: EvosyncDeps): Promise<
     },
     cwMessageIdOf: async (instance, waId) => (await ledger.getMessage(instance, waId))?.cwMessageId ?? null,
   });
-  // PostgreSQL: several smaller completion batches side by side (each waits on round trips), a
-  // chat's outcomes always in the same one, so they land in the order they happened.
+  // PostgreSQL: several smaller completion batches side by side (each waits on round trips).
   // SQLite: one writer, so one batch at a time, as large as the moment allows (measured: two in
-  // flight made more, smaller commits and cost the writer a fifth more per message).
+  // flight made more, smaller commits and cost the writer a fifth more per message). Batches never
+  // reorder a lane either way: a lane has one completion outstanding at a time.
   const pgLedger = ledger.dialect === 'postgres';
-  const writeOutcomes = (items: Completion[]) => ledger.complete(items);
-  const completer: Committer<Completion, CompletionResult> = pgLedger
-    ? new KeyedGroupCommitter(writeOutcomes, { shards: 4, maxBatch: 64 }, (c) => `${c.instance}\u0000${c.chat}`)
-    : new GroupCommitter(writeOutcomes, { maxBatch: 256 });
+  const completer = new GroupCommitter<Completion, CompletionResult>((items) => ledger.complete(items), pgLedger ? { maxBatch: 64, parallel: 4 } : { maxBatch: 256 });
   const toChatwoot = chatwootHandler({ apiFor, gateFor, delivery, policy: config.delivery, clock, logger: logger.child({ component: 'deliver' }), metrics, isEcho: (row) => isEchoOfAgentReply(ledger, row) });
   // Agent replies: a pool of their own, sized to the lanes that may send at once.
   const sender = config.evolution.url && config.evolution.apiKey ? new EvolutionClient(config.evolution.url, config.evolution.apiKey, config.delivery.httpTimeoutMs, config.delivery.concurrency) : null;

@@ -1,5 +1,5 @@
 import { coerceError, IllegalStateError } from '../errors.js';
-import type { Committer } from '../lib/keyed-commit.js';
+import type { GroupCommitter } from '../lib/group-commit.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { shutdownController, Wakeable } from '../lib/sleep.js';
@@ -32,8 +32,7 @@ const DEFAULT_SLICE_MESSAGES = 25;
 
 export interface DispatcherDeps {
   ledger: Ledger;
-  /** Records outcomes; a lane's land in the order they were submitted (see keyed-commit.ts). */
-  completer: Committer<Completion, CompletionResult>;
+  completer: GroupCommitter<Completion, CompletionResult>;
   handle: LaneHandler;
   clock: Clock;
   logger: Logger;
@@ -84,11 +83,6 @@ const PIPELINE_FRESH_MS = 250;
 const GUARDED_RETRY_MS = 1000;
 
 type State = 'created' | 'running' | 'stopping' | 'stopped';
-
-/** A lane's outcomes on their way to the ledger, in the order they were submitted. */
-interface Pipe {
-  committing: Promise<CompletionResult>[];
-}
 
 /**
  * The lane dispatcher: claims due lanes (one per chat) and delivers each lane's messages one at a
@@ -244,123 +238,129 @@ export class Dispatcher {
   }
 
   /**
-   * Delivers a lane's messages in order, one request at a time, a window at a time. A commit (the
-   * lane start, or the outcome that ends a window) reads the lane and names a window of messages
-   * in flight (see LANE_WINDOW); the lane then sends them one after the other, each as soon as the
-   * one before it succeeded, while their outcomes commit behind it (pipelining). That is safe
-   * because every message sent was named in flight by a commit made before it was sent, so a
-   * takeover looks up each one whose outcome never committed. The window's last outcome waits for
-   * all before it, then reads the lane again and names the next window: one commit wait per
-   * window, not one per message.
+   * Delivers a lane's messages in order, one request at a time. A message that succeeded is
+   * followed at once by the next one the last commit named (pipelining): its own outcome commits
+   * while the next request is on its way, instead of holding the chat up for a disk flush. That is
+   * safe because every message sent has been named as in flight by a commit made before it was
+   * sent — the lane start, or the completion before — so a takeover looks up each one whose outcome
+   * never committed. One completion per lane is outstanding at a time, so they commit in order.
    */
   async #runLane(lane: ClaimedLane): Promise<void> {
-    const pipe: Pipe = { committing: [] };
+    const pipe: { committing: Promise<CompletionResult> | null } = { committing: null };
     try {
       await this.#deliverLane(lane, pipe);
     } catch (error) {
-      // The lane is given up next: its commits must land first, or they could name messages in
+      // The lane is given up next: its last commit must land first, or it could name messages in
       // flight in a lane this process has already let go of (and may claim again).
-      await Promise.all(pipe.committing.map((p) => p.catch(() => undefined)));
+      await pipe.committing?.catch(() => undefined);
       throw error;
     }
   }
 
-  async #deliverLane(lane: ClaimedLane, pipe: Pipe): Promise<void> {
+  async #deliverLane(lane: ClaimedLane, pipe: { committing: Promise<CompletionResult> | null }): Promise<void> {
     const { ledger, clock } = this.#deps;
     const { owner, deadPolicy, leaseMs } = this.#opts;
     // Committed before anything is sent: if this process dies mid-request, whoever takes the lane
-    // over knows which messages to look up. A head the start did not mark (not due by then, or the
-    // lease gone) is not sent.
+    // over knows which messages to look up. Later ones are named by each completion. A head the
+    // start did not mark (not due by then, or the lease gone) is not sent.
     const startAt = clock.now();
     const start = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, startAt);
-    /** The window: named in flight by the last lane read, not sent yet, in lane order. */
-    let window = start.head ? [start.head, ...start.ahead] : [];
+    let head = start.head;
+    let then = start.then;
     /**
-     * When the lane read that named the window was made: the moment its messages' send was
+     * When the lane read that chose `head` (and `then`) was made: the moment their send was
      * decided, recorded as their send time. A message that reached evosync after that is a late
      * arrival, not a misordering, however long the requests in between took (see
      * PIPELINE_FRESH_MS). The ledger call's own time stands for its read, made just after.
      */
-    let windowAt = startAt;
+    let headAt = startAt;
+    let thenAt = startAt;
+    /** The time of the completion being committed (pipe.committing). */
+    let committingAt = startAt;
     /** The lease's term as the last commit read it (renewals extend it; commits do not). */
     let leaseUntil = start.leaseUntil;
-    /** WhatsApp ids of the messages sent whose outcomes are still committing (pipe.committing). */
-    const uncommitted = new Set<string>();
     let suspect = lane.suspect;
     const slice = this.#opts.sliceMessages ?? DEFAULT_SLICE_MESSAGES;
     let served = 0;
-    for (let head = window[0]; head; head = window[0]) {
+    while (head) {
       if (head.state !== 'pending' || head.nextAttemptAt > clock.now()) break;
       if (this.#deps.pace && head.direction === 'to_chatwoot') {
         const turn = await this.#deps.pace(lane, this.#abort.signal);
         if (turn.waitedMs > PACE_REREAD_MS) {
-          // An older message may have been committed meanwhile: read the lane again (after the
-          // commits still running, which may end the lease, are done).
-          const before = await this.#settle(pipe, uncommitted);
-          if (!before.held) return;
+          // An older message may have been committed meanwhile: read the head again (after the
+          // commit still running, which names the lane's messages in flight, is done).
+          if (pipe.committing) {
+            const prev: CompletionResult = await pipe.committing;
+            pipe.committing = null;
+            if (!prev.leaseHeld) return;
+          }
           const readAt = clock.now();
           const fresh = await ledger.startLane(lane.instance, lane.chat, owner, deadPolicy, readAt);
           if (!fresh.head) break;
-          window = [fresh.head, ...fresh.ahead];
           head = fresh.head;
+          then = fresh.then;
           leaseUntil = fresh.leaseUntil;
-          windowAt = readAt;
+          headAt = readAt;
+          thenAt = readAt;
         }
       }
-      window.shift();
       const startedAt = clock.now();
-      const sentAt = windowAt;
-      const outcome = await this.#handle(head, { ...lane, suspect });
+      const sentAt = headAt;
+      const current = head;
+      const outcome = await this.#handle(current, { ...lane, suspect });
       const now = clock.now();
       served += 1;
       suspect = false;
+      if (pipe.committing) {
+        // The commit that named `current` in flight: it also names what may follow it.
+        const prev: CompletionResult = await pipe.committing;
+        pipe.committing = null;
+        if (!prev.leaseHeld) {
+          // Taken over meanwhile: the outcome is still recorded; the lane is someone else's.
+          await this.#record({ messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: null, nowMs: now, deadPolicy, attemptStartedAt: sentAt });
+          this.#observe(current, outcome, now, startedAt);
+          return;
+        }
+        then = prev.then;
+        thenAt = committingAt;
+        leaseUntil = prev.leaseUntil;
+      }
       // Give the slot back (the lane goes behind the waiting ones) once this chat had its turn.
       const yieldSlot = served >= slice && this.#backlogged;
       const keep = this.#state === 'running' && !yieldSlot ? now + leaseMs : null;
-      const completion: Completion = { messageId: head.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: sentAt };
-      const next = window[0];
+      const completion: Completion = { messageId: current.id, instance: lane.instance, chat: lane.chat, owner, outcome, keepLeaseUntil: keep, nowMs: now, deadPolicy, attemptStartedAt: sentAt };
       // Pipelined only well inside the lease's term: a lane reaped by another process is learned
       // from a commit, and a pipelined send goes out before that commit answers.
       const leaseSafe = leaseUntil !== null && leaseUntil - now > leaseMs / 2;
-      const fresh = now - windowAt <= PIPELINE_FRESH_MS;
-      if (outcome.state === 'delivered' && keep !== null && next && leaseSafe && fresh) {
-        uncommitted.add(head.waId);
-        if (mayFollowBeforeCommit(next, uncommitted)) {
-          const committing = this.#record({ ...completion, pipelined: next.id });
-          // Awaited when the window ends; a failure until then must not count as unhandled.
-          committing.catch(() => undefined);
-          pipe.committing.push(committing);
-          this.#observe(head, outcome, now, startedAt);
-          continue;
-        }
+      const fresh = now - thenAt <= PIPELINE_FRESH_MS;
+      if (outcome.state === 'delivered' && keep !== null && then !== null && leaseSafe && fresh && mayFollowBeforeCommit(current, then)) {
+        const next: LedgerMessage = then;
+        pipe.committing = this.#record({ ...completion, pipelined: next.id });
+        committingAt = now;
+        // Awaited with the next outcome; a failure until then must not count as unhandled.
+        pipe.committing.catch(() => undefined);
+        this.#observe(current, outcome, now, startedAt);
+        head = next;
+        headAt = thenAt;
+        then = null;
+        continue;
       }
-      // The window ends here: everything sent before commits first, then this outcome, which
-      // reads the lane again (the rest of the window, if any, is named again or given back).
-      const before = await this.#settle(pipe, uncommitted);
-      const result = await this.#record(before.held ? completion : { ...completion, keepLeaseUntil: null });
-      this.#observe(head, outcome, now, startedAt);
-      // Taken over meanwhile: the outcome is recorded; the lane is someone else's.
-      if (!before.held || !result.leaseHeld) return;
-      if (!result.next) return;
-      window = [result.next, ...result.ahead];
-      windowAt = now;
+      const result = await this.#record(completion);
+      this.#observe(current, outcome, now, startedAt);
+      if (!result.leaseHeld) return;
+      head = result.next;
+      then = result.then;
+      headAt = now;
+      thenAt = now;
       leaseUntil = result.leaseUntil;
+      if (!head) return;
     }
-    if (!(await this.#settle(pipe, uncommitted)).held) return;
+    if (pipe.committing) {
+      const prev: CompletionResult = await pipe.committing;
+      pipe.committing = null;
+      if (!prev.leaseHeld) return;
+    }
     await ledger.settleLane(lane.instance, lane.chat, owner, deadPolicy);
-  }
-
-  /** Waits for the lane's outcomes still committing; `held` false when one found the lease taken over. */
-  async #settle(pipe: Pipe, uncommitted: Set<string>): Promise<{ held: boolean }> {
-    let held = true;
-    // Taken off only once settled: a failure leaves it for the lane's error path to wait on.
-    for (let first = pipe.committing[0]; first; first = pipe.committing[0]) {
-      const r = await first;
-      pipe.committing = pipe.committing.slice(1);
-      if (!r.leaseHeld) held = false;
-    }
-    uncommitted.clear();
-    return { held };
   }
 
   /** Counts, logs and notes one recorded outcome. */

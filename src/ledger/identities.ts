@@ -237,7 +237,7 @@ export class Identities {
           .where('chat', '=', phone)
           .execute();
       } else {
-        await trx.insertInto('lanes').values({ instance, chat: phone, due_at: laneL.due_at, suspect: laneL.suspect, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null }).execute();
+        await trx.insertInto('lanes').values({ instance, chat: phone, due_at: laneL.due_at, suspect: laneL.suspect, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null }).execute();
       }
       await trx.deleteFrom('lanes').where('instance', '=', instance).where('chat', '=', lid).execute();
     }

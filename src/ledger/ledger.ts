@@ -80,8 +80,8 @@ export interface Completion {
   attemptStartedAt?: number;
   /**
    * The message the lane owner is already sending, before this outcome is committed (pipelining:
-   * it is in the window an earlier commit named in flight). The lane stays leased and its row as
-   * it is: the window still names everything the owner may have sent.
+   * it was named as the lane's next in flight by the commit before). The lane stays leased, and
+   * the commit names it and the message after it as in flight.
    */
   pipelined?: number | null;
 }
@@ -90,10 +90,10 @@ export interface CompletionResult {
   /** The lane's next head when it is due now and the lease was kept; the caller continues with it. */
   next: LedgerMessage | null;
   /**
-   * The rest of the window after `next`, committed as in flight too, in lane order: the caller
-   * sends each as soon as the one before it succeeded, without waiting for that one's commit.
+   * The message after `next` (or after the pipelined one), committed as in flight too: the caller
+   * may send it as soon as the one before it succeeded, without waiting for that one's commit.
    */
-  ahead: LedgerMessage[];
+  then: LedgerMessage | null;
   /** False when another process had taken the lane over (the outcome was still recorded). */
   leaseHeld: boolean;
   /** The lease's expiry as the commit read it (null when not held): how long sending ahead is safe. */
@@ -103,8 +103,8 @@ export interface CompletionResult {
 export interface LaneStart {
   /** The head, committed as in flight: due by then and the lease still held (else null: send nothing). */
   head: LedgerMessage | null;
-  /** The rest of the window after the head (also committed in flight), in lane order. */
-  ahead: LedgerMessage[];
+  /** The message after the head that may be pipelined (also committed in flight). */
+  then: LedgerMessage | null;
   /** The lease's expiry as the start read it (null when not held). */
   leaseUntil: number | null;
 }
@@ -260,8 +260,8 @@ export interface Ledger {
   /** Leases up to `limit` due, unleased lanes to `owner`. */
   claimLanes(owner: string, limit: number, nowMs: number, leaseMs: number): Promise<ClaimedLane[]>;
   /**
-   * A new lease's start: the lane's head and, when the head is due, commits it (and the messages
-   * that may follow it at once, `ahead`: its window) as in flight before anything is sent.
+   * A new lease's start: the lane's head and, when the head is due, commits it (and the message it
+   * may be followed by at once, `then`) as in flight before anything is sent.
    */
   startLane(instance: string, chat: string, owner: string, deadPolicy: 'skip' | 'hold', nowMs: number): Promise<LaneStart>;
   /** The lane's first message still to deliver (and, with policy hold, a dead head that blocks it). */

@@ -191,15 +191,6 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`create index messages_state on messages (state, direction, received_at)`.execute(db);
       },
     },
-    '0011_inflight_window': {
-      // A lane names a window of up to eight messages in flight (see lane-after.ts), listed here
-      // by id: exactly those, never a message that arrived later and sorts among them (flagged as
-      // possibly sent, such a one would be created first and move the look-up's lower bound past
-      // the window's messages already in Chatwoot).
-      async up(db: Kysely<unknown>) {
-        await sql`alter table lanes add column inflight_ids text`.execute(db);
-      },
-    },
   };
   return { getMigrations: async () => migrations };
 }

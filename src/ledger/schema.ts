@@ -48,10 +48,8 @@ export interface LanesTable {
   suspect: number;
   /** The message the lease owner is delivering now (null between messages). */
   inflight_id: number | null;
-  /** The last message of the window the owner may send before `inflight_id`'s outcome commits (0009). */
+  /** The message the owner may send right after `inflight_id`, before that one's outcome commits (0009). */
   inflight_next_id: number | null;
-  /** Every message of that window, ids separated by commas (0011). */
-  inflight_ids: string | null;
 }
 
 export interface RefusedTable {

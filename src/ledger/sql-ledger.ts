@@ -9,11 +9,11 @@ import type { InstanceBacklog, InstanceStateRecord, MessageSearch, ThroughputBuc
 import * as operator from './operator-queries.js';
 import { Identities } from './identities.js';
 import { migrationProvider } from './migrations.js';
-import { LANE_LOOKAHEAD, isPipelined, laneAfter, laneStart, parseWindowIds, windowIds } from './lane-after.js';
+import { LANE_LOOKAHEAD, laneAfter, laneStart } from './lane-after.js';
 import type { SqliteBatches } from './sqlite-batch.js';
 import { WRITER_GONE } from './sqlite-writer.js';
 import { Statements } from './statements.js';
-import { completeBatchPg, completeMidWindowPg, isMidWindowDelivery } from './pg-complete.js';
+import { completeBatchPg } from './pg-complete.js';
 import { notifyWork, wakeLane } from './pg-notify.js';
 import { fromRow } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
@@ -192,15 +192,10 @@ export class SqlLedger implements Ledger {
     if (items.length === 0) return [];
     const batches = this.#batches;
     if (batches) return withRetry(() => batches.complete(items));
-    const midWindow = items.filter(isMidWindowDelivery);
-    if (this.dialect === 'postgres' && midWindow.length === items.length) return withRetry(() => completeMidWindowPg(this.#db, midWindow));
     // Lanes are locked in one global order (the same as ingest's), so concurrent batches and
     // ingests wait for each other instead of deadlocking.
     const order = items.map((item, i) => ({ item, i })).sort((a, b) => compareLane(a.item, b.item) || a.i - b.i);
-    // The set-based batch moves each lane once: at most one item per lane may move it (mid-window
-    // outcomes of a lane leave it as it is, and a lane's window ends after all of them committed).
-    const moving = items.filter((c) => !isPipelined(c));
-    const distinctLanes = new Set(moving.map((c) => `${c.instance}\u0000${c.chat}`)).size === moving.length;
+    const distinctLanes = new Set(items.map((c) => `${c.instance}\u0000${c.chat}`)).size === items.length;
     return withRetry(() =>
       this.#db.transaction().execute(async (trx) => {
         // A handful of set-based statements per batch instead of four round trips per message,
@@ -221,15 +216,12 @@ export class SqlLedger implements Ledger {
     const until = lane.rows[0]?.lease_until;
 
     await this.#recordOutcome(trx, c, true);
-    if (!leaseHeld) return { next: null, ahead: [], leaseHeld: false, leaseUntil: null };
-    const leaseUntil = until == null ? null : Number(until);
-    // Mid-window: the outcome is all there is to write (see laneAfter).
-    if (isPipelined(c)) return { next: null, ahead: [], leaseHeld: true, leaseUntil };
+    if (!leaseHeld) return { next: null, then: null, leaseHeld: false, leaseUntil: null };
 
     const move = laneAfter(c, await headsOf(trx, c.instance, c.chat, c.deadPolicy));
-    if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, windowIds(move.inflightIds), c.instance, c.chat]);
+    if (move.keep) await this.#stmts.run(trx, 'keepLane', [move.inflightId, move.inflightNextId, c.instance, c.chat]);
     else await this.#stmts.run(trx, 'releaseLane', [move.dueAt, c.instance, c.chat]);
-    return { next: move.next, ahead: move.ahead, leaseHeld: true, leaseUntil };
+    return { next: move.next, then: move.then, leaseHeld: true, leaseUntil: until == null ? null : Number(until) };
   }
 
   /** Writes one outcome onto its message (only while still pending: a late duplicate changes nothing). */
@@ -266,7 +258,7 @@ export class SqlLedger implements Ledger {
       const due = head && head.state === 'pending' ? head.nextAttemptAt : null;
       const r = await trx
         .updateTable('lanes')
-        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null })
+        .set({ due_at: due, lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -313,11 +305,11 @@ export class SqlLedger implements Ledger {
         // The lane row first (the global lock order): a completion or fold waits for us.
         const lane = (await this.#stmts.run<{ lease_owner: string | null; lease_until: number | null }>(trx, 'laneOwner', [instance, chat])).rows[0];
         const start = laneStart(nowMs, await headsOf(trx, instance, chat, deadPolicy));
-        if (lane?.lease_owner !== owner) return { head: null, ahead: [], leaseUntil: null };
+        if (lane?.lease_owner !== owner) return { head: null, then: null, leaseUntil: null };
         const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
-        if (start.inflightId === null) return { head: null, ahead: [], leaseUntil };
-        await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, windowIds(start.inflightIds), instance, chat, owner]);
-        return { head: start.next, ahead: start.ahead, leaseUntil };
+        if (start.inflightId === null) return { head: null, then: null, leaseUntil };
+        await this.#stmts.run(trx, 'markInflight', [start.inflightId, start.inflightNextId, instance, chat, owner]);
+        return { head: start.next, then: start.then, leaseUntil };
       }),
     );
   }
@@ -327,7 +319,7 @@ export class SqlLedger implements Ledger {
       await this.#flagInflight(trx, (q) => q.where('instance', '=', instance).where('chat', '=', chat).where('lease_owner', '=', owner));
       await trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null, suspect: 1, due_at: nowMs })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1, due_at: nowMs })
         .where('instance', '=', instance)
         .where('chat', '=', chat)
         .where('lease_owner', '=', owner)
@@ -336,32 +328,23 @@ export class SqlLedger implements Ledger {
   }
 
   /**
-   * The messages a lost owner was delivering (its window: the head in flight and those it may have
-   * sent after it before their outcomes committed) may be in Chatwoot already: flag them, so each
-   * is looked up before any re-send and, pinned at the head of its lane, settled before anything
-   * else there. Exactly the window's messages (`inflight_ids`; a lane named before 0011 has only
-   * `inflight_id` and `inflight_next_id`), never a message that arrived later and sorts among
-   * them: flagged, it would be looked up and created first and move the look-up's lower bound past
-   * the window's messages already in Chatwoot.
+   * The messages a lost owner was delivering (the one in flight and, pipelined, the one after it)
+   * may be in Chatwoot already: flag them, so each is looked up before any re-send and, pinned at
+   * the head of its lane, settled before anything else there.
    */
   async #flagInflight(
     trx: Transaction<Database>,
     which: (q: SelectQueryBuilder<Database, 'lanes', object>) => SelectQueryBuilder<Database, 'lanes', object>,
   ): Promise<void> {
-    const lanes = await which(trx.selectFrom('lanes'))
-      .select(['inflight_id', 'inflight_next_id', 'inflight_ids'])
-      .where((eb) => eb.or([eb('inflight_id', 'is not', null), eb('inflight_next_id', 'is not', null), eb('inflight_ids', 'is not', null)]))
-      .execute();
-    const ids = new Set<number>();
-    for (const l of lanes) {
-      if (l.inflight_id != null) ids.add(Number(l.inflight_id));
-      if (l.inflight_next_id != null) ids.add(Number(l.inflight_next_id));
-      for (const id of parseWindowIds(l.inflight_ids)) ids.add(id);
-    }
-    const all = [...ids];
-    for (let i = 0; i < all.length; i += 500) {
-      await trx.updateTable('messages').set({ maybe_sent: 1 }).where('state', '=', 'pending').where('id', 'in', all.slice(i, i + 500)).execute();
-    }
+    const flag = (column: 'inflight_id' | 'inflight_next_id') =>
+      trx
+        .updateTable('messages')
+        .set({ maybe_sent: 1 })
+        .where('state', '=', 'pending')
+        .where('id', 'in', which(trx.selectFrom('lanes')).select(column).where(column, 'is not', null) as never)
+        .execute();
+    await flag('inflight_id');
+    await flag('inflight_next_id');
   }
 
   async lastDeliveredCwMessageId(instance: string, chat: string): Promise<number | null> {
@@ -380,7 +363,7 @@ export class SqlLedger implements Ledger {
       // A clean stop leaves nothing named in flight; a lane whose outcome could not be recorded
       // (and whose abandon failed too) still does, and those messages may be in Chatwoot.
       await this.#flagInflight(trx, (q) => q.where('lease_owner', '=', owner));
-      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null }).where('lease_owner', '=', owner).executeTakeFirst();
+      const r = await trx.updateTable('lanes').set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null }).where('lease_owner', '=', owner).executeTakeFirst();
       const n = Number(r.numUpdatedRows);
       // A stopping process's lanes are free at once: the others need not wait for their next poll.
       if (n > 0 && this.dialect === 'postgres') await notifyWork(trx);
@@ -396,7 +379,7 @@ export class SqlLedger implements Ledger {
       });
       let q = trx
         .updateTable('lanes')
-        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, inflight_ids: null, suspect: 1 })
+        .set({ lease_owner: null, lease_until: null, inflight_id: null, inflight_next_id: null, suspect: 1 })
         .where('lease_owner', 'is not', null)
         .where('lease_until', '<', nowMs);
       if (exceptOwner) q = q.where('lease_owner', '!=', exceptOwner);

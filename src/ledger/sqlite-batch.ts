@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Selectable } from 'kysely';
-import { isPipelined, laneAfter, laneStart, windowIds } from './lane-after.js';
+import { laneAfter, laneStart } from './lane-after.js';
 import type { Direction, IngestSource } from '../domain/message.js';
 import type { ClaimedLane, Completion, CompletionOutcome, CompletionResult, InsertResult, LaneStart, NewMessage } from './ledger.js';
 import { fromValues, type RowValues } from './rows.js';
@@ -12,7 +12,7 @@ const SQLITE_ONLY = {
   claim: `update lanes set lease_owner = ?, lease_until = ?
           where rowid in (select rowid from lanes where due_at <= ? and lease_owner is null order by due_at limit ?)
           returning instance, chat, suspect`,
-  settle: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null, inflight_ids = null where instance = ? and chat = ? and lease_owner = ?',
+  settle: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null where instance = ? and chat = ? and lease_owner = ?',
   markSkipped: "update messages set state = 'skipped', last_error = ?, updated_at = ? where id = ? and state = 'pending'",
   markDead: "update messages set state = 'dead', last_error = ?, updated_at = ?, attempts = attempts + 1 where id = ? and state = 'pending'",
   // An attempt that may have reached the other side keeps its start as the send time.
@@ -30,14 +30,14 @@ export type MessageRow = [instance: string, waId: string, chat: string, directio
 type Row = Selectable<MessagesTable>;
 
 /**
- * A completion's result as the writer answers it: [next, ahead, leaseHeld, leaseUntil], rows as
+ * A completion's result as the writer answers it: [next, then, leaseHeld, leaseUntil], rows as
  * values. Arrays, not objects: structured clone copies every key of every object, and these
  * cross the thread boundary once per delivered message.
  */
-export type RawCompletionResult = [next: RowValues | null, ahead: RowValues[], leaseHeld: boolean, leaseUntil: number | null];
+export type RawCompletionResult = [next: RowValues | null, then: RowValues | null, leaseHeld: boolean, leaseUntil: number | null];
 
-/** A lane start as the writer answers it: [head, ahead, leaseUntil]. */
-export type RawLaneStart = [head: RowValues | null, ahead: RowValues[], leaseUntil: number | null];
+/** A lane start as the writer answers it: [head, then, leaseUntil]. */
+export type RawLaneStart = [head: RowValues | null, then: RowValues | null, leaseUntil: number | null];
 
 /**
  * A completion as it is posted to the writer thread (same reason as RawCompletionResult):
@@ -70,8 +70,8 @@ export function unpackCompletion(p: PackedCompletion): Completion {
 type LaneOwnerRow = { lease_owner: string | null; lease_until: number | null } | undefined;
 
 /** What the lane rules (lane-after.ts) read of a lane's first rows; whole rows only for those returned. */
-type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at' | 'maybe_sent'>;
-const asLaneRow = (r: HeadRow) => ({ id: Number(r.id), state: r.state, direction: r.direction, nextAttemptAt: Number(r.next_attempt_at), maybeSent: Number(r.maybe_sent) === 1 });
+type HeadRow = Pick<Row, 'id' | 'state' | 'direction' | 'next_attempt_at'>;
+const asLaneRow = (r: HeadRow) => ({ id: Number(r.id), state: r.state, direction: r.direction, nextAttemptAt: Number(r.next_attempt_at) });
 
 /**
  * The two hot write paths of a SQLite ledger — ingest batches and delivery completions — as one
@@ -130,14 +130,11 @@ export class SqliteBatchCore {
     const p = this.#p();
     const lane = p.laneOwner.get(c.instance, c.chat) as LaneOwnerRow;
     this.#recordOutcome(c);
-    if (lane?.lease_owner !== c.owner) return [null, [], false, null];
-    const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
-    // Mid-window: the outcome is all there is to write (see laneAfter).
-    if (isPipelined(c)) return [null, [], true, leaseUntil];
+    if (lane?.lease_owner !== c.owner) return [null, null, false, null];
     const move = laneAfter(c, this.#heads(c.instance, c.chat, c.deadPolicy));
-    if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, windowIds(move.inflightIds), c.instance, c.chat);
+    if (move.keep) p.keepLane.run(move.inflightId, move.inflightNextId, c.instance, c.chat);
     else p.releaseLane.run(move.dueAt, c.instance, c.chat);
-    return [this.#row(move.next), this.#rows(move.ahead), true, leaseUntil];
+    return [this.#row(move.next), this.#row(move.then), true, lane.lease_until == null ? null : Number(lane.lease_until)];
   }
 
   #heads(instance: string, chat: string, deadPolicy: 'skip' | 'hold') {
@@ -148,15 +145,6 @@ export class SqliteBatchCore {
 
   #row(head: { id: number } | null): RowValues | null {
     return head ? ((this.#p().messageById.get(head.id) as RowValues | undefined) ?? null) : null;
-  }
-
-  #rows(heads: readonly { id: number }[]): RowValues[] {
-    const rows: RowValues[] = [];
-    for (const h of heads) {
-      const r = this.#row(h);
-      if (r) rows.push(r);
-    }
-    return rows;
   }
 
   /** Leases up to `limit` due, unleased lanes (the oldest due first). */
@@ -171,11 +159,11 @@ export class SqliteBatchCore {
       const p = this.#p();
       const lane = p.laneOwner.get(instance, chat) as LaneOwnerRow;
       const start = laneStart(nowMs, this.#heads(instance, chat, deadPolicy));
-      if (lane?.lease_owner !== owner) return [null, [], null];
+      if (lane?.lease_owner !== owner) return [null, null, null];
       const leaseUntil = lane.lease_until == null ? null : Number(lane.lease_until);
-      if (start.inflightId === null) return [null, [], leaseUntil];
-      p.markInflight.run(start.inflightId, start.inflightNextId, windowIds(start.inflightIds), instance, chat, owner);
-      return [this.#row(start.next), this.#rows(start.ahead), leaseUntil];
+      if (start.inflightId === null) return [null, null, leaseUntil];
+      p.markInflight.run(start.inflightId, start.inflightNextId, instance, chat, owner);
+      return [this.#row(start.next), this.#row(start.then), leaseUntil];
     }).immediate();
   }
 
@@ -217,11 +205,11 @@ export function toMessageRows(rows: readonly NewMessage[]): MessageRow[] {
 }
 
 export function toCompletionResults(raw: readonly RawCompletionResult[]): CompletionResult[] {
-  return raw.map(([next, ahead, leaseHeld, leaseUntil]) => ({ next: next ? fromValues(next) : null, ahead: ahead.map(fromValues), leaseHeld, leaseUntil }));
+  return raw.map(([next, then, leaseHeld, leaseUntil]) => ({ next: next ? fromValues(next) : null, then: then ? fromValues(then) : null, leaseHeld, leaseUntil }));
 }
 
-export function toLaneStart([head, ahead, leaseUntil]: RawLaneStart): LaneStart {
-  return { head: head ? fromValues(head) : null, ahead: ahead.map(fromValues), leaseUntil };
+export function toLaneStart([head, then, leaseUntil]: RawLaneStart): LaneStart {
+  return { head: head ? fromValues(head) : null, then: then ? fromValues(then) : null, leaseUntil };
 }
 
 /**

@@ -17,7 +17,7 @@ const TEXT = {
   },
   headPending: { sql: "select * from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit 1", pgSuffix: '' },
   // The lane's first rows (LANE_LOOKAHEAD), without their payloads: what the lane rules decide on.
-  headsPending: { sql: `select id, state, direction, next_attempt_at, maybe_sent from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}`, pgSuffix: '' },
+  headsPending: { sql: `select id, state, direction, next_attempt_at from messages where instance = ? and chat = ? and state = 'pending' order by maybe_sent desc, wa_ts, id limit ${LANE_LOOKAHEAD}`, pgSuffix: '' },
   // Policy hold: a dead head blocks its lane too. Two ordered index scans, merged: with
   // `state in (...)` both engines read every row of the chat and sort them.
   headsHold: {
@@ -32,8 +32,8 @@ const TEXT = {
   messageById: { sql: `select ${MESSAGE_COLUMNS.join(', ')} from messages where id = ?`, pgSuffix: '' },
   // A kept lane changes only what it has in flight: its lease is extended by the renewal timer and
   // its due time is rewritten when it is given back, so neither lane index is touched per message.
-  keepLane: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ?, inflight_ids = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
-  releaseLane: { sql: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null, inflight_ids = null, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  keepLane: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ?, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
+  releaseLane: { sql: 'update lanes set due_at = ?, lease_owner = null, lease_until = null, inflight_id = null, inflight_next_id = null, suspect = 0 where instance = ? and chat = ?', pgSuffix: '' },
   insertMessage: {
     sql: "insert into messages (instance, wa_id, chat, direction, from_me, wa_ts, source, event, payload, state, attempts, next_attempt_at, maybe_sent, received_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?, ?) on conflict (instance, wa_id) do nothing",
     pgSuffix: '',
@@ -42,7 +42,7 @@ const TEXT = {
     sql: 'insert into lanes (instance, chat, due_at, suspect) values (?, ?, ?, 0) on conflict (instance, chat) do update set due_at = coalesce(lanes.due_at, excluded.due_at)',
     pgSuffix: '',
   },
-  markInflight: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ?, inflight_ids = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
+  markInflight: { sql: 'update lanes set inflight_id = ?, inflight_next_id = ? where instance = ? and chat = ? and lease_owner = ?', pgSuffix: '' },
 } as const;
 
 export type StatementName = keyof typeof TEXT;

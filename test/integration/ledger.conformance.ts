@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConnectOptions, connect } from '../../src/ledger/connect.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
-import { LANE_WINDOW } from '../../src/ledger/lane-after.js';
 import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
 import { WorkListener } from '../../src/ledger/pg-notify.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -209,19 +208,20 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       expect((await ledger.existingWaIds('inst1', [m2.waId])).get(m2.waId)?.sentAt).toBe(now + 70);
     });
 
-    it('names a window of the lane in flight at a lane start, and a takeover looks every message of it up', async () => {
+    it('names the head and the message after it in flight at a lane start, and a takeover looks both up', async () => {
       const t = now + 20_000;
       const chat = 'pipe1@s.whatsapp.net';
-      const msgs = Array.from({ length: LANE_WINDOW + 2 }, (_, i) => chatMessage({ chat, timestamp: i + 1 }));
-      await ledger.insertMessages(msgs.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
+      const [m1, m2, m3] = [1, 2, 3].map((ts) => chatMessage({ chat, timestamp: ts }));
+      await ledger.insertMessages([m1!, m2!, m3!].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
       expect((await ledger.claimLanes('P', 100, t, 1000)).map((l) => l.chat)).toContain(chat);
       const start = await ledger.startLane('inst1', chat, 'P', 'skip', t);
-      expect(start.head?.waId).toBe(msgs[0]!.waId);
-      expect(start.ahead.map((m) => m.waId)).toEqual(msgs.slice(1, LANE_WINDOW).map((m) => m.waId));
-      // P dies holding the lane: every named message may be in Chatwoot, the ones after cannot be.
+      expect(start.head?.waId).toBe(m1!.waId);
+      expect(start.then?.waId).toBe(m2!.waId);
+      // P dies holding the lane: both named messages may be in Chatwoot, the third cannot be.
       expect(await ledger.reapExpiredLeases(t + 1001)).toBeGreaterThanOrEqual(1);
-      const flagged = await Promise.all(msgs.map(async (m) => (await ledger.getMessage('inst1', m.waId))?.maybeSent));
-      expect(flagged).toEqual(msgs.map((_, i) => i < LANE_WINDOW));
+      expect((await ledger.getMessage('inst1', m1!.waId))?.maybeSent).toBe(true);
+      expect((await ledger.getMessage('inst1', m2!.waId))?.maybeSent).toBe(true);
+      expect((await ledger.getMessage('inst1', m3!.waId))?.maybeSent).toBe(false);
     });
 
     it('marks a head only when it is due and the lease is held, and tells the lease term it read', async () => {
@@ -230,74 +230,40 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.insertMessages([{ message: chatMessage({ chat }), direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
       expect((await ledger.claimLanes('P0', 100, t + 500, 10_000)).map((l) => l.chat)).toContain(chat);
       // Due at t + 500: a start that reads the clock before then sends nothing.
-      expect(await ledger.startLane('inst1', chat, 'P0', 'skip', t + 499)).toEqual({ head: null, ahead: [], leaseUntil: expect.any(Number) });
+      expect(await ledger.startLane('inst1', chat, 'P0', 'skip', t + 499)).toEqual({ head: null, then: null, leaseUntil: expect.any(Number) });
       const due = await ledger.startLane('inst1', chat, 'P0', 'skip', t + 500);
       expect(due).toMatchObject({ head: { state: 'pending' }, leaseUntil: t + 10_500 });
       // Another owner's start marks nothing (the lease is P0's).
-      expect(await ledger.startLane('inst1', chat, 'intruder', 'skip', t + 600)).toEqual({ head: null, ahead: [], leaseUntil: null });
+      expect(await ledger.startLane('inst1', chat, 'intruder', 'skip', t + 600)).toEqual({ head: null, then: null, leaseUntil: null });
       // A stop that finds a lane still naming messages in flight flags them before letting go.
       expect(await ledger.releaseLanes('P0')).toBeGreaterThanOrEqual(1);
       expect((await ledger.getMessage('inst1', due.head!.waId))?.maybeSent).toBe(true);
     });
 
-    it('leaves a lane as it is while its window is sent, names the next window at its end, and a takeover looks up what is left of it', async () => {
+    it('keeps a pipelined lane, names the message being sent and the one after it, and settles a takeover the same way', async () => {
       const t = now + 30_000;
       const chat = 'pipe2@s.whatsapp.net';
       const msgs = [1, 2, 3, 4].map((ts) => chatMessage({ chat, timestamp: ts }));
       await ledger.insertMessages(msgs.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
       await ledger.claimLanes('Q', 100, t, 1000);
       const start = await ledger.startLane('inst1', chat, 'Q', 'skip', t);
-      expect([start.head, ...start.ahead].map((m) => m!.waId)).toEqual(msgs.map((m) => m.waId));
       const base = { instance: 'inst1', chat, owner: 'Q', keepLeaseUntil: t + 1000, nowMs: t, deadPolicy: 'skip' as const };
-      // m1 delivered while m2 is already on its way: only the outcome is written.
-      const [r1] = await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 501, cwConversationId: 5 }, pipelined: start.ahead[0]!.id }]);
-      expect(r1).toEqual({ leaseHeld: true, next: null, ahead: [], leaseUntil: t + 1000 });
-      // A message that sorts inside the window arrives late, and one after it: neither was named.
+      // m1 delivered while m2 is already on its way: the commit names m2 and m3.
+      const [r1] = await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 501, cwConversationId: 5 }, pipelined: start.then!.id }]);
+      expect(r1).toMatchObject({ leaseHeld: true, next: null, then: { waId: msgs[2]!.waId } });
+      // A message that sorts before the pipelined one arrives late: it follows, instead of waiting.
       const early = chatMessage({ chat, timestamp: 0 });
-      const later = chatMessage({ chat, timestamp: 9 });
-      await ledger.insertMessages([early, later].map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
-      const [r2] = await ledger.complete([{ ...base, messageId: start.ahead[0]!.id, outcome: { state: 'delivered', cwMessageId: 502, cwConversationId: 5 }, pipelined: start.ahead[1]!.id }]);
-      expect(r2).toMatchObject({ leaseHeld: true, next: null, ahead: [] });
-      // Q dies: what is left of its window (m3, m4) is looked up; neither late message is, not even
-      // the one sorting inside the window (looked up and created first, it would move the look-up's
-      // lower bound past m3, which may be in Chatwoot already).
+      await ledger.insertMessages([{ message: early, direction: 'to_chatwoot', source: 'webhook' }], t);
+      const [r2] = await ledger.complete([{ ...base, messageId: start.then!.id, outcome: { state: 'delivered', cwMessageId: 502, cwConversationId: 5 }, pipelined: r1!.then!.id }]);
+      expect(r2).toMatchObject({ leaseHeld: true, next: null, then: { waId: early.waId } });
+      // Q dies: the one being sent (m3) and the one named after it (early) are looked up; m4 is not.
       await ledger.reapExpiredLeases(t + 1001);
       const state = async (waId: string) => (await ledger.getMessage('inst1', waId))!;
       expect(await state(msgs[0]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
       expect(await state(msgs[1]!.waId)).toMatchObject({ state: 'delivered', maybeSent: false });
       expect((await state(msgs[2]!.waId)).maybeSent).toBe(true);
-      expect((await state(msgs[3]!.waId)).maybeSent).toBe(true);
-      expect((await state(early.waId)).maybeSent).toBe(false);
-      expect((await state(later.waId)).maybeSent).toBe(false);
-      // The next owner looks each flagged message up alone, in the order they were sent: a window
-      // never holds a message that may be in Chatwoot already.
-      await ledger.claimLanes('Q3', 100, t + 1002, 30_000);
-      const next = await ledger.startLane('inst1', chat, 'Q3', 'skip', t + 1002);
-      expect(next.head?.waId).toBe(msgs[2]!.waId);
-      expect(next.ahead).toEqual([]);
-      // Q was not dead after all: m3's answer came, and its outcome is recorded, though the lane is
-      // no longer Q's (Q learns it from the result and stops).
-      const [r3] = await ledger.complete([{ ...base, messageId: start.ahead[1]!.id, outcome: { state: 'delivered', cwMessageId: 503, cwConversationId: 5 }, pipelined: start.ahead[2]!.id }]);
-      expect(r3).toEqual({ leaseHeld: false, next: null, ahead: [], leaseUntil: null });
-      expect(await state(msgs[2]!.waId)).toMatchObject({ state: 'delivered', cwMessageId: 503, maybeSent: false });
-    });
-
-    it("ends a window with a commit that reads the lane again and names the next one, late arrivals in their place", async () => {
-      const t = now + 32_000;
-      const chat = 'pipe2b@s.whatsapp.net';
-      const msgs = [1, 2, 3].map((ts) => chatMessage({ chat, timestamp: ts }));
-      await ledger.insertMessages(msgs.map((m) => ({ message: m, direction: 'to_chatwoot' as const, source: 'webhook' as const })), t);
-      await ledger.claimLanes('Q2', 100, t, 30_000);
-      const start = await ledger.startLane('inst1', chat, 'Q2', 'skip', t);
-      const base = { instance: 'inst1', chat, owner: 'Q2', keepLeaseUntil: t + 30_000, nowMs: t, deadPolicy: 'skip' as const };
-      await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 511, cwConversationId: 5 }, pipelined: start.ahead[0]!.id }]);
-      const early = chatMessage({ chat, timestamp: 0 });
-      await ledger.insertMessages([{ message: early, direction: 'to_chatwoot', source: 'webhook' }], t);
-      // m2's outcome ends the window (m3 not sent): the lane is read again, the late one first.
-      const [r] = await ledger.complete([{ ...base, messageId: start.ahead[0]!.id, outcome: { state: 'delivered', cwMessageId: 512, cwConversationId: 5 } }]);
-      expect(r?.next?.waId).toBe(early.waId);
-      expect(r?.ahead.map((m) => m.waId)).toEqual([msgs[2]!.waId]);
-      await ledger.releaseLanes('Q2');
+      expect((await state(early.waId)).maybeSent).toBe(true);
+      expect((await state(msgs[3]!.waId)).maybeSent).toBe(false);
     });
 
     it('never names an agent reply, or a message not yet due, as one to send before the last outcome commits', async () => {
@@ -310,15 +276,15 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       await ledger.claimLanes('R2', 100, t, 30_000);
       const start = await ledger.startLane('inst1', chat, 'R2', 'skip', t);
       expect(start.head?.waId).toBe(m1.waId);
-      expect(start.ahead).toEqual([]);
+      expect(start.then).toBeNull();
       const base = { instance: 'inst1', chat, owner: 'R2', keepLeaseUntil: t + 30_000, nowMs: t, deadPolicy: 'skip' as const };
       const [r1] = await ledger.complete([{ ...base, messageId: start.head!.id, outcome: { state: 'delivered', cwMessageId: 601, cwConversationId: 6 } }]);
       expect(r1?.next?.waId).toBe(reply.waId);
-      expect(r1?.ahead).toEqual([]);
+      expect(r1?.then).toBeNull();
       // Inserted with an ordering window: due later, so not named to follow at once.
       await ledger.insertMessages([{ message: m3, direction: 'to_chatwoot', source: 'webhook' }], t, t + 500);
       const [r2] = await ledger.complete([{ ...base, messageId: r1!.next!.id, outcome: { state: 'delivered', cwMessageId: 602, cwConversationId: 6 } }]);
-      expect(r2).toMatchObject({ leaseHeld: true, next: null, ahead: [] });
+      expect(r2).toMatchObject({ leaseHeld: true, next: null, then: null });
       await ledger.releaseLanes('R2');
     });
 
@@ -342,7 +308,7 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
       const give = async (chat: string, at: number) => {
         const head = await ledger.laneHead('turns', chat, 'skip');
         const [r] = await ledger.complete([{ messageId: head!.id, instance: 'turns', chat, owner: 'T', outcome: { state: 'delivered', cwMessageId: head!.id, cwConversationId: 1 }, keepLeaseUntil: null, nowMs: at, deadPolicy: 'skip' }]);
-        expect(r).toEqual({ next: null, ahead: [], leaseHeld: true, leaseUntil: expect.any(Number) });
+        expect(r).toEqual({ next: null, then: null, leaseHeld: true, leaseUntil: expect.any(Number) });
       };
       // Both still have a due message; x is given back later than y.
       await give(chats[0]!, t0 + 500);
@@ -389,9 +355,9 @@ export function ledgerConformance(name: string, makeUrl: () => Promise<{ url: st
         { ...base, chat: chats[3]!, messageId: heads[3]!.id, outcome: { state: 'delivered', cwMessageId: 44, cwConversationId: 1 } },
       ]);
       expect(results[0]).toMatchObject({ leaseHeld: true, next: { waId: msgs[1]!.waId } });
-      expect(results[1]).toEqual({ leaseHeld: true, next: null, ahead: [], leaseUntil: t + 30_000 });
+      expect(results[1]).toEqual({ leaseHeld: true, next: null, then: null, leaseUntil: t + 30_000 });
       expect(results[2]).toMatchObject({ leaseHeld: true, next: { waId: msgs[5]!.waId } });
-      expect(results[3]).toEqual({ leaseHeld: false, next: null, ahead: [], leaseUntil: null });
+      expect(results[3]).toEqual({ leaseHeld: false, next: null, then: null, leaseUntil: null });
       expect((await ledger.getMessage('inst1', msgs[0]!.waId))).toMatchObject({ state: 'delivered', cwMessageId: 11, attempts: 1 });
       expect((await ledger.getMessage('inst1', msgs[2]!.waId))).toMatchObject({ state: 'pending', attempts: 1, maybeSent: true, nextAttemptAt: t + 9000 });
       expect((await ledger.getMessage('inst1', msgs[4]!.waId))).toMatchObject({ state: 'dead', lastError: 'gone' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LaneItem } from '../../src/domain/lane-item.js';
 import type { ClaimedLane, Completion, CompletionResult, LedgerMessage } from '../../src/ledger/ledger.js';
-import type { Committer } from '../../src/lib/keyed-commit.js';
+import type { GroupCommitter } from '../../src/lib/group-commit.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { Dispatcher, type LaneHandler } from '../../src/lanes/dispatcher.js';
 import { systemClock } from '../../src/lib/clock.js';
@@ -19,54 +19,45 @@ const lane: ClaimedLane = { instance: 'inst1', chat: 'c@s.whatsapp.net', suspect
 const row = (id: number, message: LaneItem): LedgerMessage =>
   ({ id, waId: message.waId, instance: 'inst1', chat: lane.chat, direction: 'to_chatwoot', event: message.event, message, state: 'pending', nextAttemptAt: 0, attempts: 0, maybeSent: false, receivedAt: 0 }) as unknown as LedgerMessage;
 
-/**
- * One lane whose start names `window` (its lease `leaseMsLeft` from its end), handled by `handle`,
- * with every commit held in `commits` until the test releases it: what the lane sent meanwhile is
- * exactly what went before a commit.
- */
-function oneLaneHeldCommits(window: LedgerMessage[], leaseMsLeft: number, handle: LaneHandler) {
-  const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
-  let claims = 0;
-  const ledger = laneLedger({
-    claimLanes: async () => (claims++ === 0 ? [lane] : []),
-    startLane: async () => ({ head: window[0]!, ahead: window.slice(1), leaseUntil: Date.now() + leaseMsLeft }),
-  });
-  const completer = {
-    submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
-    close: async () => {},
-  } as unknown as Committer<Completion, CompletionResult>;
-  const d = new Dispatcher(
-    { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
-    { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
-  );
-  d.start();
-  return { commits, d };
-}
-
 async function handledBeforeFirstCommit(second: (first: LedgerMessage) => LaneItem, leaseMsLeft = 30_000, firstAnswerMs = 0): Promise<{ early: boolean; starts: Map<number, number>; sentAt: Map<number, number | undefined> }> {
   const first = row(1, chatMessage({ chat: lane.chat }));
   const next = row(2, second(first));
   const handled: number[] = [];
   const starts = new Map<number, number>();
-  const { commits, d } = oneLaneHeldCommits([first, next], leaseMsLeft, async (r) => {
+  const commits: { c: Completion; release: (r: CompletionResult) => void }[] = [];
+  let claims = 0;
+  const ledger = laneLedger({
+    claimLanes: async () => (claims++ === 0 ? [lane] : []),
+    startLane: async () => ({ head: first, then: next, leaseUntil: Date.now() + leaseMsLeft }),
+  });
+  const completer = {
+    submit: (c: Completion) => new Promise<CompletionResult>((release) => commits.push({ c, release })),
+    close: async () => {},
+  } as unknown as GroupCommitter<Completion, CompletionResult>;
+  const handle: LaneHandler = async (r) => {
     starts.set(r.id, Date.now());
     if (r.id === 1 && firstAnswerMs > 0) await new Promise((res) => setTimeout(res, firstAnswerMs));
     handled.push(r.id);
     return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
-  });
+  };
+  const d = new Dispatcher(
+    { owner: 'me', concurrency: 1, leaseMs: 30_000, deadPolicy: 'skip', pollMs: 20, graceMs: 100, retryBaseMs: 10 },
+    { ledger, completer, handle, clock: systemClock, logger: createLogger('silent') },
+  );
+  d.start();
   try {
     await until(() => commits.length >= 1);
     // The first outcome is being committed; give the lane a moment to (not) send the next item.
     await new Promise((r) => setTimeout(r, 50));
     const early = handled.includes(2);
     expect(commits[0]?.c.pipelined ?? null).toBe(early ? 2 : null);
-    commits[0]?.release({ next: early ? null : next, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    commits[0]?.release({ next: early ? null : next, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
     await until(() => handled.includes(2) && commits.length >= 2);
-    commits[1]?.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
+    commits[1]?.release({ next: null, then: null, leaseHeld: true, leaseUntil: Date.now() + 30_000 });
     expect(handled).toEqual([1, 2]);
     return { early, starts, sentAt: new Map(commits.map(({ c }) => [c.messageId, c.attemptStartedAt])) };
   } finally {
-    for (const c of commits) c.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: null });
+    for (const c of commits) c.release({ next: null, then: null, leaseHeld: true, leaseUntil: null });
     await d.stop();
   }
 }
@@ -107,62 +98,6 @@ describe('dispatcher: what goes before the previous outcome commits', () => {
     expect(start2 - start1).toBeGreaterThanOrEqual(75);
     expect(Math.abs(sent2 - start1)).toBeLessThanOrEqual(2);
     expect(Math.abs(r.sentAt.get(1)! - start1)).toBeLessThanOrEqual(2);
-  });
-});
-
-describe('dispatcher: a window of a chat', () => {
-  /** Starts one lane whose start names `window`, with every commit held until released. */
-  async function heldWindow(window: LedgerMessage[]) {
-    const handled: number[] = [];
-    const { commits, d } = oneLaneHeldCommits(window, 30_000, async (r) => {
-      handled.push(r.id);
-      return { state: 'delivered', cwMessageId: 100 + r.id, cwConversationId: 1 };
-    });
-    const releaseAll = () => {
-      for (const c of commits.splice(0)) c.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
-    };
-    return { handled, commits, releaseAll, stop: async () => { releaseAll(); await d.stop(); } };
-  }
-
-  it('sends the whole window while no outcome has committed, and its last outcome waits for all before it', async () => {
-    const w = await heldWindow([1, 2, 3, 4].map((id) => row(id, chatMessage({ chat: lane.chat }))));
-    try {
-      await until(() => w.handled.length === 4 && w.commits.length === 3);
-      await new Promise((r) => setTimeout(r, 30));
-      // Three outcomes committing behind the sends, each marked as pipelined; the fourth is held
-      // back until they are in (it reads the lane for the next window).
-      expect(w.commits.map(({ c }) => [c.messageId, c.pipelined])).toEqual([[1, 2], [2, 3], [3, 4]]);
-      w.releaseAll();
-      await until(() => w.commits.length === 1);
-      expect(w.commits[0]?.c).toMatchObject({ messageId: 4 });
-      expect(w.commits[0]?.c.pipelined ?? null).toBeNull();
-    } finally {
-      await w.stop();
-    }
-  });
-
-  it('holds a message quoting any earlier message of the window until the outcomes before it commit', async () => {
-    const first = row(1, chatMessage({ chat: lane.chat }));
-    const second = row(2, chatMessage({ chat: lane.chat }));
-    const quoting = row(3, chatMessage({ chat: lane.chat, content: { type: 'conversation', text: 'about the first', media: null, quotedId: first.waId } }));
-    const w = await heldWindow([first, second, quoting]);
-    try {
-      await until(() => w.handled.length === 2 && w.commits.length === 1);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(w.handled).toEqual([1, 2]);
-      expect(w.commits.map(({ c }) => [c.messageId, c.pipelined])).toEqual([[1, 2]]);
-      // Message 2's outcome ends the window once message 1's is in, and reads the lane again.
-      w.commits[0]!.release({ next: null, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
-      await until(() => w.commits.length === 2);
-      expect(w.commits[1]?.c).toMatchObject({ messageId: 2 });
-      expect(w.commits[1]?.c.pipelined ?? null).toBeNull();
-      expect(w.handled).toEqual([1, 2]);
-      w.commits[1]!.release({ next: quoting, ahead: [], leaseHeld: true, leaseUntil: Date.now() + 30_000 });
-      await until(() => w.handled.length === 3);
-      expect(w.handled).toEqual([1, 2, 3]);
-    } finally {
-      await w.stop();
-    }
   });
 });
 

@@ -27,11 +27,11 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
         // The first claim starts the worker; the second comes while its completion is committing.
         return claims <= 2 ? [lane] : [];
       },
-      startLane: async () => ({ head: heads.shift() ?? null, ahead: [], leaseUntil: Date.now() + 30_000 }),
+      startLane: async () => ({ head: heads.shift() ?? null, then: null, leaseUntil: Date.now() + 30_000 }),
     });
     const completer = {
       submit: (c: Completion) =>
-        c.messageId === 1 ? new Promise<CompletionResult>((r) => (releaseCompletion = r)) : Promise.resolve({ next: null, ahead: [], leaseHeld: true, leaseUntil: null }),
+        c.messageId === 1 ? new Promise<CompletionResult>((r) => (releaseCompletion = r)) : Promise.resolve({ next: null, then: null, leaseHeld: true, leaseUntil: null }),
       close: async () => {},
     } as unknown as GroupCommitter<Completion, CompletionResult>;
     const handle: LaneHandler = async (row) => {
@@ -48,7 +48,7 @@ describe('dispatcher: a lane claimed again while its worker is finishing', () =>
       await until(() => claims >= 2 && handled.length === 1);
       // The lease went back with the lane due again (a second message arrived), and was claimed.
       heads = [msg(2)];
-      releaseCompletion({ next: null, ahead: [], leaseHeld: true, leaseUntil: null });
+      releaseCompletion({ next: null, then: null, leaseHeld: true, leaseUntil: null });
       await until(() => handled.length === 2);
       expect(handled).toEqual([1, 2]);
     } finally {
