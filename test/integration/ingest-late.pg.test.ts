@@ -1,0 +1,61 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Connection, connect } from '../../src/ledger/connect.js';
+import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import { chatMessage } from '../helpers/fixtures.js';
+import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+
+/**
+ * The ordering window runs from when a batch's rows become visible: a batch held up past half the
+ * window (here by another transaction holding its lane) moves its messages' due time by the delay.
+ */
+if (await postgresAvailable()) {
+  describe('ingest batch committed late (postgres)', () => {
+    let ledger: SqlLedger;
+    let other: Connection;
+    let drop: () => Promise<void>;
+    beforeAll(async () => {
+      const db = await createTestDatabase();
+      drop = db.drop;
+      const conn = await connect(db.url);
+      await migrateLedger(conn);
+      ledger = new SqlLedger(conn);
+      other = await connect(db.url);
+    });
+    afterAll(async () => {
+      await other?.close();
+      await ledger?.close();
+      await drop?.();
+    });
+
+    it('moves the due time of the messages it inserted by the delay, and of no other', async () => {
+      const chat = 'late1@s.whatsapp.net';
+      const first = chatMessage({ chat, timestamp: 1 });
+      const now = Date.now();
+      await ledger.insertMessages([{ message: first, direction: 'to_chatwoot', source: 'webhook' }], now, now + 200);
+      // Another transaction holds the lane for 300 ms while the next batch tries to file into it.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const holder = other.db.transaction().execute(async (trx) => {
+        await sql`select 1 from lanes where chat = ${chat} for update`.execute(trx);
+        locked();
+        await held;
+      });
+      await isLocked;
+      const late = chatMessage({ chat, timestamp: 2 });
+      const t = Date.now();
+      const inserting = ledger.insertMessages([{ message: late, direction: 'to_chatwoot', source: 'webhook' }, { message: first, direction: 'to_chatwoot', source: 'webhook' }], t, t + 200);
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      await holder;
+      expect(await inserting).toEqual(['inserted', 'duplicate']);
+      expect((await ledger.getMessage('inst1', late.waId))!.nextAttemptAt).toBeGreaterThanOrEqual(t + 200 + 250);
+      // The duplicate in the batch was an earlier batch's message: its time stays.
+      expect((await ledger.getMessage('inst1', first.waId))!.nextAttemptAt).toBe(now + 200);
+    });
+  });
+} else {
+  describe.skip('ingest batch committed late (postgres): PostgreSQL unreachable', () => it('skipped', () => {}));
+}
