@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
 import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
-import { brokerPid, type CpuSample, cpuPerMessage, cpuSample } from './cpu.js';
+import { connect } from '../src/ledger/connect.js';
+import { brokerPid, type CpuSample, CpuTrace, cpuPerMessage, cpuSample, steadyStretch } from './cpu.js';
 import { upsertEnvelope } from './payloads.js';
 
 export interface AmqpIngestFigures {
@@ -87,29 +88,36 @@ async function stats(port: number): Promise<Stats> {
   return (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { headers: { authorization: 'Bearer bench-api-token-0123456789' } })).json()) as Stats;
 }
 
-interface AckMarks {
-  at10: number;
-  at90: number;
-  /** Acked at each mark, and the CPU of evosync and the broker then. */
-  acked10: number;
-  acked90: number;
-  cpu10: { evosync: CpuSample | null; broker: CpuSample | null } | null;
-  cpu90: { evosync: CpuSample | null; broker: CpuSample | null } | null;
+/**
+ * Waits until evosync has acked all `n` deliveries. The broker's queue depth is asked four times a
+ * second, evosync itself only at the end: its stats read the ledger's counts, and polled every few
+ * milliseconds they took CPU from the run being measured. Its steady stretch is read from the
+ * ledger afterwards (see steadyStretch).
+ */
+async function waitAcked(conn: ChannelModel, queue: string, port: number, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ch = await conn.createChannel();
+  try {
+    for (;;) {
+      const { messageCount } = await ch.checkQueue(queue);
+      // What is left once the queue is empty are deliveries in evosync's prefetch window.
+      if (messageCount === 0 && ((await stats(port)).rabbitmq?.acked ?? 0) >= n) return;
+      if (Date.now() > deadline) throw new Error(`evosync did not ack ${n} messages in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await ch.close();
+  }
 }
 
-/** Polls evosync's ack counter (every 10 ms) until `n`, noting the 10% and 90% marks. */
-async function waitAcked(port: number, n: number, timeoutMs: number, pid?: number): Promise<AckMarks> {
-  const marks: AckMarks = { at10: 0, at90: 0, acked10: 0, acked90: 0, cpu10: null, cpu90: null };
-  const broker = brokerPid();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const acked = (await stats(port)).rabbitmq?.acked ?? 0;
-    const now = performance.now();
-    if (!marks.at10 && acked >= n * 0.1) Object.assign(marks, { at10: now, acked10: acked, cpu10: { evosync: cpuSample(pid), broker: cpuSample(broker) } });
-    if (!marks.at90 && acked >= n * 0.9) Object.assign(marks, { at90: now, acked90: acked, cpu90: { evosync: cpuSample(pid), broker: cpuSample(broker) } });
-    if (acked >= n) return marks;
-    if (Date.now() > deadline) throw new Error(`evosync acked ${acked} of ${n} in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+/** When each of an instance's messages reached the ledger (its ingest commit), epoch ms. */
+async function committedAt(databaseUrl: string, instance: string): Promise<number[]> {
+  const conn = await connect(databaseUrl);
+  try {
+    const rows = await conn.db.selectFrom('messages').select('received_at').where('instance', '=', instance).execute();
+    return rows.map((r) => Number(r.received_at));
+  } finally {
+    await conn.close();
   }
 }
 
@@ -167,12 +175,18 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await publishConfirmed(conn, instance, bodies);
     evo = await startEvosync(databaseUrl, amqpUrl, instance, queue, port);
     await waitHttp(`http://127.0.0.1:${port}/healthz`);
-    const marks = await waitAcked(port, n, 300_000, evo.child.pid);
-    const measured = marks.acked90 - marks.acked10;
-    const evosyncCpu = cpuPerMessage(marks.cpu10?.evosync ?? null, marks.cpu90?.evosync ?? null, measured);
-    const brokerCpu = cpuPerMessage(marks.cpu10?.broker ?? null, marks.cpu90?.broker ?? null, measured);
+    const trace = new CpuTrace({ evosync: evo.child.pid, broker: brokerPid() });
+    try {
+      await waitAcked(conn, queue, port, n, 300_000);
+    } finally {
+      trace.stop();
+    }
     await stopChild(evo.child);
     evo = null;
+    const steady = steadyStretch(trace, await committedAt(databaseUrl, instance));
+    if (!steady) throw new Error('RabbitMQ ingest: no steady stretch in the CPU trace');
+    const evosyncCpu = steady.cpu['evosync'] ?? null;
+    const brokerCpu = steady.cpu['broker'] ?? null;
     await ch.unbindQueue(queue, instance, 'messages.upsert');
     const rawAfter = await rawRun();
 
@@ -183,7 +197,7 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
       await waitReady(port);
       const memBodies = Array.from({ length: memoryN }, (_, i) => upsertEnvelope(instance, i, 1000));
       await publishConfirmed(conn, instance, memBodies);
-      await waitAcked(port, memoryN, 600_000);
+      await waitAcked(conn, memQueue, port, memoryN, 600_000);
       rss = await peakRssMiB(evo.child.pid ?? 0);
       await stopChild(evo.child);
       evo = null;
@@ -193,7 +207,7 @@ export async function benchAmqpIngest(backend: 'sqlite' | 'postgres', databaseUr
     await ch.deleteQueue(queue);
     await ch.deleteExchange(instance);
     return {
-      backend, messages: n, evosyncPerSecond: steadyRate(n, marks), rawPerSecond: (raw.perSecond + rawAfter.perSecond) / 2, rawRuns: [raw.perSecond, rawAfter.perSecond], peakRssMiB: rss, memoryMessages: memoryN,
+      backend, messages: n, evosyncPerSecond: steady.perSecond, rawPerSecond: (raw.perSecond + rawAfter.perSecond) / 2, rawRuns: [raw.perSecond, rawAfter.perSecond], peakRssMiB: rss, memoryMessages: memoryN,
       cpu: { evosync: evosyncCpu, brokerUs: brokerCpu ? brokerCpu.mainUs + brokerCpu.othersUs : null, rawConsumerUs: (raw.consumerUs + rawAfter.consumerUs) / 2, rawBrokerUs: raw.brokerUs !== null && rawAfter.brokerUs !== null ? (raw.brokerUs + rawAfter.brokerUs) / 2 : null },
     };
   } finally {

@@ -2,7 +2,7 @@ import { Pool } from 'undici';
 import { connect } from '../src/ledger/connect.js';
 import { SqlLedger, migrateLedger } from '../src/ledger/sql-ledger.js';
 import { freePort, peakRssMiB, startChild, stopChild, waitHttp } from './child.js';
-import { type CpuSample, cpuPerMessage, cpuSample } from './cpu.js';
+import { CpuTrace, cpuPerMessage, cpuSample, steadyStretch } from './cpu.js';
 import { ledgerRows } from './payloads.js';
 
 export interface DeliveryFigures {
@@ -114,38 +114,31 @@ async function drainPass(databaseUrl: string, sim: SimInfo, from: number, n: num
   }, false);
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
   let peak: number | null = null;
-  const marks: { at: number; evosync: CpuSample | null; fake: CpuSample | null }[] = [];
-  // Progress is read from the ledger here, not from evosync's /api/stats: its counts by state read
-  // the whole table, and polled every few milliseconds they took a share of the very event loop
-  // being measured. The pending rows are one index range.
+  const trace = new CpuTrace({ evosync: evo.child.pid, fake: simPid });
+  // Done when no row is pending, asked four times a second with a one-row read: counting the
+  // pending rows every few milliseconds took a share of the cores being measured.
   const watch = await connect(databaseUrl);
   try {
     for (;;) {
-      const { pending } = await watch.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('pending')).where('state', '=', 'pending').executeTakeFirstOrThrow();
       peak = Math.max(peak ?? 0, (await peakRssMiB(evo.child.pid!)) ?? 0);
-      const delivered = n - Number(pending);
-      if ((marks.length === 0 && delivered >= n * 0.1) || (marks.length === 1 && delivered >= n * 0.9)) marks.push({ at: delivered, evosync: cpuSample(evo.child.pid), fake: cpuSample(simPid) });
-      if (Number(pending) === 0) break;
-      await new Promise((r) => setTimeout(r, 25));
+      const left = await watch.db.selectFrom('messages').select('id').where('state', '=', 'pending').limit(1).executeTakeFirst();
+      if (!left) break;
+      await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
+    trace.stop();
     await watch.close();
   }
-  const [m10, m90] = marks;
-  const measured = m10 && m90 ? m90.at - m10.at : 0;
-  const cpu = cpuPerMessage(m10?.evosync ?? null, m90?.evosync ?? null, measured);
-  const fake = cpuPerMessage(m10?.fake ?? null, m90?.fake ?? null, measured);
   await stopChild(evo.child);
   // Throughput from the first to the last delivery, read from the ledger: process start-up
-  // (module loading, migrations) is not delivery work.
+  // (module loading, migrations) is not delivery work. CPU over the 10%–90% stretch.
   const check = await connect(databaseUrl);
-  const span = await check.db
-    .selectFrom('messages')
-    .select((eb) => [eb.fn.min('delivered_at').as('first'), eb.fn.max('delivered_at').as('last')])
-    .where('id', '>', from)
-    .executeTakeFirstOrThrow();
+  const done = await check.db.selectFrom('messages').select('delivered_at').where('id', '>', from).where('delivered_at', 'is not', null).execute();
   await check.close();
-  const seconds = Math.max(0.001, (Number(span.last) - Number(span.first)) / 1000);
+  const times = done.map((r) => Number(r.delivered_at));
+  const seconds = Math.max(0.001, (times.reduce((a, b) => Math.max(a, b), 0) - times.reduce((a, b) => Math.min(a, b), Infinity)) / 1000);
+  const steady = steadyStretch(trace, times);
+  const fake = steady?.cpu['fake'] ?? null;
   const simStats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as { requests: number };
-  return { perSecond: n / seconds, calls: simStats.requests, peak, cpu, fakeUs: fake ? fake.mainUs + fake.othersUs : null };
+  return { perSecond: n / seconds, calls: simStats.requests, peak, cpu: steady?.cpu['evosync'] ?? null, fakeUs: fake ? fake.mainUs + fake.othersUs : null };
 }
