@@ -100,7 +100,7 @@ export class Intake {
   async #insert(items: NewMessage[]): Promise<InsertResult[]> {
     const now = this.#clock.now();
     const startedAt = performance.now();
-    const results = await this.#ledger.insertMessages(items, now, now + this.#opts.orderWindowMs);
+    const results = await this.#ledger.insertMessages(items, now, now + this.#opts.orderWindowMs, () => this.#clock.now());
     const tookMs = performance.now() - startedAt;
     // The ordering window runs from the batch's start: a commit that takes a good part of it
     // leaves a late sibling less time to take its place. Worth knowing when it happens.

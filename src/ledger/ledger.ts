@@ -248,12 +248,14 @@ export const DISCARDED_BY_OPERATOR = 'discarded by operator';
 
 export interface Ledger {
   readonly dialect: 'sqlite' | 'postgres';
-  /** Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors. */
   /**
+   * Writes messages in one transaction; duplicates of (instance, wa id) are reported, not errors.
    * `dueAtMs` (default now) is when the new messages may first be delivered: a short ordering
    * window lets a message that Evolution published a moment late still take its place in the chat.
+   * `arrival` (the caller's clock) stamps their arrival at the moment no lane read can overtake
+   * them any more; without it they arrive at `nowMs`.
    */
-  insertMessages(rows: NewMessage[], nowMs: number, dueAtMs?: number): Promise<InsertResult[]>;
+  insertMessages(rows: NewMessage[], nowMs: number, dueAtMs?: number, arrival?: () => number): Promise<InsertResult[]>;
   recordRefused(rows: RefusedInput[]): Promise<void>;
   setInstanceState(instance: string, state: string, statusReason: number | null, atMs: number): Promise<void>;
 

@@ -54,7 +54,7 @@ export class SqlLedger implements Ledger {
     this.#identities = new Identities(conn.dialect);
   }
 
-  async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs): Promise<InsertResult[]> {
+  async insertMessages(rows: NewMessage[], nowMs: number, dueAtMs: number = nowMs, arrival?: () => number): Promise<InsertResult[]> {
     if (rows.length === 0) return [];
     const batches = this.#batches;
     if (batches) {
@@ -66,14 +66,20 @@ export class SqlLedger implements Ledger {
         prepared.afterCommit();
         ready = prepared.rows;
       }
-      return withRetry(() => batches.insert(ready, nowMs, dueAtMs));
+      // Arrival is stamped as the rows go to the writer, which runs lane reads and inserts in the
+      // order they were handed to it: a lane read stamped later sees these rows. Stamped before
+      // the look-up (which waits for the writer's lock on this connection), a read made meanwhile
+      // chose a newer message without them, and a message that arrived late was counted out of
+      // order by \`evosync check\`. The ordering window runs from there too.
+      const at = arrival ? Math.max(nowMs, arrival()) : nowMs;
+      return withRetry(() => batches.insert(ready, at, dueAtMs + (at - nowMs)));
     }
     const startedAt = performance.now();
-    return withRetry(() => this.#insert(rows, nowMs, dueAtMs, startedAt));
+    return withRetry(() => this.#insert(rows, nowMs, dueAtMs, startedAt, arrival));
   }
 
   /** PostgreSQL: set-based chunks (SQLite takes the synchronous path in sqlite-batch.ts). */
-  async #insert(original: NewMessage[], nowMs: number, dueAtMs: number, startedAt: number): Promise<InsertResult[]> {
+  async #insert(original: NewMessage[], nowMs: number, dueAtMs: number, startedAt: number, arrival: (() => number) | undefined): Promise<InsertResult[]> {
     let afterCommit = () => {};
     const results = await this.#db.transaction().execute(async (trx) => {
       // Identities are learned and lanes chosen in the transaction that stores the items (see
@@ -83,11 +89,17 @@ export class SqlLedger implements Ledger {
       const rows = prepared.rows;
       const inserted = new Set<string>();
       const dueChats = new Map<string, { instance: string; chat: string }>();
+      // Arrival is stamped once the batch holds its lanes: a lane read (which locks its lane
+      // first) made before could not see these rows and may choose a newer message of the chat,
+      // so the rows must count as having arrived after it. Stamped when the batch began, a message
+      // that arrived late was counted out of order by \`evosync check\`.
+      await lockLanes(trx, rows.map((r) => r.message));
+      const arrivedAt = arrival ? Math.max(nowMs, arrival()) : nowMs;
       // Ids in one global order: batches committing side by side that share an id (a duplicate
       // delivery) then wait on each other in the same order instead of deadlocking.
       const sorted = [...rows].sort((a, b) => compareKey(a.message, b.message));
       const insertedIds: number[] = [];
-      for (const r of await insertPg(trx, sorted, nowMs, dueAtMs)) {
+      for (const r of await insertPg(trx, sorted, arrivedAt, dueAtMs)) {
         insertedIds.push(Number(r.id));
         inserted.add(`${r.instance}\u0000${r.wa_id}`);
         dueChats.set(`${r.instance}\u0000${r.chat}`, { instance: r.instance, chat: r.chat });
@@ -647,6 +659,16 @@ async function insertPg(trx: Transaction<Database>, rows: readonly NewMessage[],
     on conflict (instance, wa_id) do nothing
     returning id, instance, wa_id, chat`.execute(trx);
   return out;
+}
+
+/** Locks the lanes these messages go to that exist already, in the global lane order. */
+async function lockLanes(trx: Transaction<Database>, messages: readonly { instance: string; chat: string }[]): Promise<void> {
+  const lanes = [...new Map(messages.map((m) => [`${m.instance}\u0000${m.chat}`, m])).values()].sort(compareLane);
+  await sql`
+    select 1 from lanes l
+    join unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
+    order by l.instance, l.chat
+    for update of l`.execute(trx);
 }
 
 function compareKey(a: { instance: string; waId: string }, b: { instance: string; waId: string }): number {

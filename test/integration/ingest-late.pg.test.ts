@@ -8,6 +8,8 @@ import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
 /**
  * The ordering window runs from when a batch's rows become visible: a batch held up past half the
  * window (here by another transaction holding its lane) moves its messages' due time by the delay.
+ * Its arrival is stamped once it holds its lanes: a lane read made while it waited could not see
+ * it, so it counts as arriving after that read (a late arrival, not a misordering).
  */
 if (await postgresAvailable()) {
   describe('ingest batch committed late (postgres)', () => {
@@ -28,7 +30,7 @@ if (await postgresAvailable()) {
       await drop?.();
     });
 
-    it('moves the due time of the messages it inserted by the delay, and of no other', async () => {
+    it('moves the due time and arrival of the messages it inserted by the delay, and of no other', async () => {
       const chat = 'late1@s.whatsapp.net';
       const first = chatMessage({ chat, timestamp: 1 });
       const now = Date.now();
@@ -46,14 +48,18 @@ if (await postgresAvailable()) {
       await isLocked;
       const late = chatMessage({ chat, timestamp: 2 });
       const t = Date.now();
-      const inserting = ledger.insertMessages([{ message: late, direction: 'to_chatwoot', source: 'webhook' }, { message: first, direction: 'to_chatwoot', source: 'webhook' }], t, t + 200);
+      const inserting = ledger.insertMessages([{ message: late, direction: 'to_chatwoot', source: 'webhook' }, { message: first, direction: 'to_chatwoot', source: 'webhook' }], t, t + 200, () => Date.now());
       await new Promise((r) => setTimeout(r, 300));
       release();
       await holder;
       expect(await inserting).toEqual(['inserted', 'duplicate']);
-      expect((await ledger.getMessage('inst1', late.waId))!.nextAttemptAt).toBeGreaterThanOrEqual(t + 200 + 250);
+      const row = (await ledger.getMessage('inst1', late.waId))!;
+      expect(row.nextAttemptAt).toBeGreaterThanOrEqual(t + 200 + 250);
+      expect(row.receivedAt).toBeGreaterThanOrEqual(t + 250);
       // The duplicate in the batch was an earlier batch's message: its time stays.
-      expect((await ledger.getMessage('inst1', first.waId))!.nextAttemptAt).toBe(now + 200);
+      const earlier = (await ledger.getMessage('inst1', first.waId))!;
+      expect(earlier.nextAttemptAt).toBe(now + 200);
+      expect(earlier.receivedAt).toBeLessThan(t);
     });
   });
 } else {
