@@ -7,7 +7,13 @@ import { afterEach } from 'vitest';
 export function cleanups(): (() => Promise<void>)[] {
   const list: (() => Promise<void>)[] = [];
   afterEach(async () => {
-    for (const fn of list.splice(0).reverse()) await fn().catch(() => {});
+    for (const fn of list.splice(0).reverse()) {
+      // A stop that hangs fails the hook's timeout without saying which one: named here, before.
+      const slow = setTimeout(() => console.warn(`cleanup still running after 10 s: ${fn.toString()}`), 10_000);
+      await fn()
+        .catch(() => {})
+        .finally(() => clearTimeout(slow));
+    }
   });
   return list;
 }
