@@ -3,6 +3,7 @@ import { LANE_LOOKAHEAD, laneAfter } from './lane-after.js';
 import type { Completion, CompletionResult, LedgerMessage } from './ledger.js';
 import type { Database, MessagesTable } from './schema.js';
 import { fromRow } from './rows.js';
+import { lockLanesPg } from './pg-lane-locks.js';
 
 type RecordOutcome = (trx: Transaction<Database>, c: Completion, includeDelivered: boolean) => Promise<void>;
 
@@ -13,15 +14,9 @@ type RecordOutcome = (trx: Transaction<Database>, c: Completion, includeDelivere
  * LATERAL), and move the lanes on. Same effects as completing the items one at a time.
  */
 export async function completeBatchPg(trx: Transaction<Database>, items: Completion[], recordOutcome: RecordOutcome): Promise<CompletionResult[]> {
-  const instances = items.map((c) => c.instance);
-  const chats = items.map((c) => c.chat);
-  const owners = await sql<{ instance: string; chat: string; lease_owner: string | null; lease_until: number | null }>`
-    select l.instance, l.chat, l.lease_owner, l.lease_until from lanes l
-    join unnest(${instances}::text[], ${chats}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
-    order by l.instance, l.chat
-    for update of l`.execute(trx);
-  const ownerOf = new Map(owners.rows.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_owner]));
-  const untilOf = new Map(owners.rows.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_until == null ? null : Number(r.lease_until)]));
+  const owners = await lockLanesPg(trx, items);
+  const ownerOf = new Map(owners.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_owner]));
+  const untilOf = new Map(owners.map((r) => [`${r.instance}\u0000${r.chat}`, r.lease_until == null ? null : Number(r.lease_until)]));
 
   const delivered = items.filter((c) => c.outcome.state === 'delivered');
   if (delivered.length > 0) {

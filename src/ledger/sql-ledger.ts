@@ -16,6 +16,7 @@ import { Statements } from './statements.js';
 import { completeBatchPg } from './pg-complete.js';
 import { notifyWork, wakeLane } from './pg-notify.js';
 import { fromRow } from './rows.js';
+import { lockLanesPg } from './pg-lane-locks.js';
 import type { Database, MessagesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -70,7 +71,7 @@ export class SqlLedger implements Ledger {
       // order they were handed to it: a lane read stamped later sees these rows. Stamped before
       // the look-up (which waits for the writer's lock on this connection), a read made meanwhile
       // chose a newer message without them, and a message that arrived late was counted out of
-      // order by \`evosync check\`. The ordering window runs from there too.
+      // order by `evosync check`. The ordering window runs from there too.
       const at = arrival ? Math.max(nowMs, arrival()) : nowMs;
       return withRetry(() => batches.insert(ready, at, dueAtMs + (at - nowMs)));
     }
@@ -92,8 +93,8 @@ export class SqlLedger implements Ledger {
       // Arrival is stamped once the batch holds its lanes: a lane read (which locks its lane
       // first) made before could not see these rows and may choose a newer message of the chat,
       // so the rows must count as having arrived after it. Stamped when the batch began, a message
-      // that arrived late was counted out of order by \`evosync check\`.
-      await lockLanes(trx, rows.map((r) => r.message));
+      // that arrived late was counted out of order by `evosync check`.
+      await lockLanesPg(trx, [...new Map(rows.map((r) => [`${r.message.instance}\u0000${r.message.chat}`, r.message])).values()]);
       const arrivedAt = arrival ? Math.max(nowMs, arrival()) : nowMs;
       // Ids in one global order: batches committing side by side that share an id (a duplicate
       // delivery) then wait on each other in the same order instead of deadlocking.
@@ -659,16 +660,6 @@ async function insertPg(trx: Transaction<Database>, rows: readonly NewMessage[],
     on conflict (instance, wa_id) do nothing
     returning id, instance, wa_id, chat`.execute(trx);
   return out;
-}
-
-/** Locks the lanes these messages go to that exist already, in the global lane order. */
-async function lockLanes(trx: Transaction<Database>, messages: readonly { instance: string; chat: string }[]): Promise<void> {
-  const lanes = [...new Map(messages.map((m) => [`${m.instance}\u0000${m.chat}`, m])).values()].sort(compareLane);
-  await sql`
-    select 1 from lanes l
-    join unnest(${lanes.map((l) => l.instance)}::text[], ${lanes.map((l) => l.chat)}::text[]) as v(instance, chat) on l.instance = v.instance and l.chat = v.chat
-    order by l.instance, l.chat
-    for update of l`.execute(trx);
 }
 
 function compareKey(a: { instance: string; waId: string }, b: { instance: string; waId: string }): number {
