@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import pg from 'pg';
+import { connect } from '../../src/ledger/connect.js';
+import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
 
 /**
  * Real services for integration tests. On a newcomer's machine a missing service skips its tests
@@ -73,6 +75,19 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
       await c.end();
     },
   };
+}
+
+/** A migrated ledger on a PostgreSQL database of its own; `close` closes it and drops the database. */
+export async function openPgTestLedger(): Promise<{ ledger: SqlLedger; url: string; close: () => Promise<void> }> {
+  const db = await createTestDatabase();
+  const conn = await connect(db.url);
+  await migrateLedger(conn);
+  const ledger = new SqlLedger(conn);
+  const close = async () => {
+    await ledger.close();
+    await db.drop();
+  };
+  return { ledger, url: db.url, close };
 }
 
 export function tempSqliteUrl(): string {

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, connect } from '../../src/ledger/connect.js';
-import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import type { SqlLedger } from '../../src/ledger/sql-ledger.js';
 import { chatMessage } from '../helpers/fixtures.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { openPgTestLedger, postgresAvailable } from '../helpers/services.js';
 
 /**
  * The ordering window runs from when a batch's rows become visible: a batch held up past half the
@@ -15,19 +15,15 @@ if (await postgresAvailable()) {
   describe('ingest batch committed late (postgres)', () => {
     let ledger: SqlLedger;
     let other: Connection;
-    let drop: () => Promise<void>;
+    let close: () => Promise<void>;
     beforeAll(async () => {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      const conn = await connect(db.url);
-      await migrateLedger(conn);
-      ledger = new SqlLedger(conn);
-      other = await connect(db.url);
+      let url: string;
+      ({ ledger, url, close } = await openPgTestLedger());
+      other = await connect(url);
     });
     afterAll(async () => {
       await other?.close();
-      await ledger?.close();
-      await drop?.();
+      await close?.();
     });
 
     it('moves the due time and arrival of the messages it inserted by the delay, and of no other', async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Normalized } from '../../src/evolution/normalize.js';
 import { Intake } from '../../src/ingest/intake.js';
-import { connect } from '../../src/ledger/connect.js';
-import { SqlLedger, migrateLedger } from '../../src/ledger/sql-ledger.js';
+import type { SqlLedger } from '../../src/ledger/sql-ledger.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { chatMessage } from '../helpers/fixtures.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { openPgTestLedger, postgresAvailable } from '../helpers/services.js';
 
 /**
  * A message the ledger cannot store (here an instance name with a NUL, which PostgreSQL refuses in
@@ -16,17 +15,12 @@ import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
 if (await postgresAvailable()) {
   describe('ingest batch with a message the ledger refuses (postgres)', () => {
     let ledger: SqlLedger;
-    let drop: () => Promise<void>;
+    let close: () => Promise<void>;
     beforeAll(async () => {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      const conn = await connect(db.url);
-      await migrateLedger(conn);
-      ledger = new SqlLedger(conn);
+      ({ ledger, close } = await openPgTestLedger());
     });
     afterAll(async () => {
-      await ledger?.close();
-      await drop?.();
+      await close?.();
     });
 
     it('keeps the one message with its reason, stores the rest in order, and refuses only its event', async () => {
