@@ -6,8 +6,8 @@ import { chatMessage } from '../helpers/fixtures.js';
 import { openPgTestLedger, postgresAvailable } from '../helpers/services.js';
 
 /**
- * The ordering window runs from when a batch's rows become visible: a batch held up past half the
- * window (here by another transaction holding its lane) moves its messages' due time by the delay.
+ * The ordering window runs from when a batch's rows become visible: a batch held up (here by another
+ * transaction holding its lane) moves its messages' due time by the delay.
  * Its arrival is stamped once it holds its lanes: a lane read made while it waited could not see
  * it, so it counts as arriving after that read (a late arrival, not a misordering).
  */
@@ -52,6 +52,8 @@ if (await postgresAvailable()) {
       const row = (await ledger.getMessage('inst1', late.waId))!;
       expect(row.nextAttemptAt).toBeGreaterThanOrEqual(t + 200 + 250);
       expect(row.receivedAt).toBeGreaterThanOrEqual(t + 250);
+      // The window runs from the arrival itself: the wait for the lane is not taken from it.
+      expect(row.nextAttemptAt).toBe(row.receivedAt + 200);
       // The duplicate in the batch was an earlier batch's message: its time stays.
       const earlier = (await ledger.getMessage('inst1', first.waId))!;
       expect(earlier.nextAttemptAt).toBe(now + 200);
