@@ -23,6 +23,8 @@ const AMQP_URL = process.env['EVOSYNC_BENCH_AMQP_URL'] ?? process.env['EVOSYNC_T
 const AMQP_MEMORY_N = Number(process.env['BENCH_AMQP_MEMORY_MESSAGES'] ?? 100_000);
 /** A broker drains 20,000 messages in well under a second: long enough a run that polling and start-up are noise. */
 const AMQP_N = Number(process.env['BENCH_AMQP_MESSAGES'] ?? 100_000);
+/** Rounds of the RabbitMQ comparison; the median round is reported (see amqp-ingest.ts). */
+const AMQP_ROUNDS = Number(process.env['BENCH_AMQP_ROUNDS'] ?? 3);
 const RECONCILE_N = Number(process.env['BENCH_RECONCILE_MESSAGES'] ?? 100_000);
 const BACKLOG_N = Number(process.env['BENCH_BACKLOG_MESSAGES'] ?? 1_000_000);
 /** `BENCH_ONLY=delivery,amqp` runs a subset while working on one path; the report files are kept for full runs. */
@@ -91,9 +93,9 @@ async function main(): Promise<void> {
   const amqpIngest: AmqpIngestFigures[] = [];
   if (wanted('amqp')) {
     try {
-      if (withSqlite) amqpIngest.push(await benchAmqpIngest('sqlite', sqliteUrl(), sqliteUrl(), AMQP_URL, AMQP_N, AMQP_MEMORY_N));
+      if (withSqlite) amqpIngest.push(await benchAmqpIngest('sqlite', sqliteUrl(), sqliteUrl(), AMQP_URL, AMQP_N, AMQP_MEMORY_N, AMQP_ROUNDS));
       const pgAmqp = withPg ? await freshPg() : null;
-      if (pgAmqp) amqpIngest.push(await benchAmqpIngest('postgres', pgAmqp, null, AMQP_URL, AMQP_N, 0));
+      if (pgAmqp) amqpIngest.push(await benchAmqpIngest('postgres', pgAmqp, null, AMQP_URL, AMQP_N, 0, AMQP_ROUNDS));
     } catch (error) {
       console.warn(`RabbitMQ ingest figures skipped: ${(error as Error).message}`);
     }
@@ -137,11 +139,11 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|---:|---:|',
     ...delivery.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawHttpPerSecond)} | ${pct(f.evosyncPerSecond, f.rawHttpPerSecond)} | ${f.steadyCallsPerMessage.toFixed(3)} | ${f.callsPerMessage.toFixed(3)} | ${f.peakRssMiB ?? '?'} |`),
     '',
-    `RabbitMQ → ledger ingest (${int(AMQP_N)} messages.upsert from a pre-loaded quorum queue, ack after commit; Chatwoot down; steady state 10%→90%)`,
+    `RabbitMQ → ledger ingest (${int(AMQP_N)} messages.upsert from a pre-loaded quorum queue, ack after commit; Chatwoot down; steady state 10%→90%; median of ${AMQP_ROUNDS} rounds)`,
     '',
-    '| ledger | evosync msg/s | plain amqplib consume+parse+ack msg/s (prefetch 500; mean of a run before and one after evosync\'s) | (before / after) | evosync / plain | evosync peak RSS MiB (messages queued behind a down Chatwoot) |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${int(f.rawRuns[0])} / ${int(f.rawRuns[1])} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
+    '| ledger | evosync msg/s | plain amqplib consume+parse+ack msg/s (prefetch 500; mean of a run before and one after evosync\'s) | (before / after) | evosync / plain | every round | evosync peak RSS MiB (messages queued behind a down Chatwoot) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...amqpIngest.map((f) => `| ${f.backend} | ${int(f.evosyncPerSecond)} | ${int(f.rawPerSecond)} | ${int(f.rawRuns[0])} / ${int(f.rawRuns[1])} | ${pct(f.evosyncPerSecond, f.rawPerSecond)} | ${f.roundRatios.map((r) => `${(100 * r).toFixed(0)}%`).join(', ')} | ${f.peakRssMiB === null ? '–' : `${f.peakRssMiB} (${int(f.memoryMessages)})`} |`),
     '',
     'Where a message\'s CPU goes (µs per message between the 10% and 90% marks, Linux /proc; evosync event loop / its other threads: SQLite writer, checkpointer, GC helpers)',
     '',
