@@ -83,6 +83,14 @@ export class ChatLinks {
     if (!link) {
       const contact = await this.#findOrCreateContact(api, msg);
       if (!contact.ok) return contact;
+      // Found under the person's LID with no phone: made by their LID lane a moment before its link
+      // was stored (the two lanes of one person overlap while the pair is new), or by another
+      // integration. The link made here is the phone chat's own, so `#fillPhone` would never
+      // write the number: without this, the contact kept no phone for good.
+      if (!contact.value.created && contact.value.contact.phone_number == null) {
+        const filled = await this.#writePhone(api, contact.value.contact.id, msg);
+        if (!filled.ok) return filled;
+      }
       link = {
         instance: msg.instance, chat: msg.chat, accountId, inboxId, contactId: contact.value.contact.id,
         contactSourceId: msg.chat, conversationId: null, conversationCheckedAt: null,
@@ -232,15 +240,18 @@ export class ChatLinks {
    * chat's last message, or the process never saw another.
    */
   async #fillPhone(api: ChatwootApi, link: ChatLink, msg: ChatMessage): Promise<Result<unknown>> {
-    const done = { ok: true, status: 200, value: null } as const;
-    if (!isLid(link.contactSourceId) || this.#phoneSet.has(link.contactId)) return done;
+    if (!isLid(link.contactSourceId) || this.#phoneSet.has(link.contactId)) return DONE;
+    return this.#writePhone(api, link.contactId, msg);
+  }
+
+  async #writePhone(api: ChatwootApi, contactId: number, msg: ChatMessage): Promise<Result<unknown>> {
     const phone = e164(msg.chatPhone);
-    if (!phone) return done;
+    if (!phone) return DONE;
     this.calls += 1;
-    const r = await setContactPhone(api, link.contactId, phone);
+    const r = await setContactPhone(api, contactId, phone);
     if (!r.ok && r.failure.kind !== 'rejected' && r.failure.kind !== 'not_found') return r;
-    this.#phoneSet.add(link.contactId);
-    return done;
+    this.#phoneSet.add(contactId);
+    return DONE;
   }
 
   async #remember(key: string, link: ChatLink): Promise<void> {
@@ -251,6 +262,8 @@ export class ChatLinks {
     await this.#shared?.saveLink(link);
   }
 }
+
+const DONE = { ok: true, status: 200, value: null } as const;
 
 /** Chatwoot accepts `+` and 2–15 digits; anything else would be refused with a 422. */
 export function e164(digits: string | null): string | null {

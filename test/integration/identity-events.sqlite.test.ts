@@ -92,6 +92,24 @@ describe('LID conventions (reference §2.8): one person is one Chatwoot contact 
     expect(new Set(rows.map((r) => r.chat))).toEqual(new Set([pn]));
   });
 
+  it('a contact found under the LID (made by a LID lane just before, or by another integration) gets the phone from a phone chat that finds it', async () => {
+    const { cw: c, evo: e, app: a } = await setup();
+    const lid = '118765432100001@lid';
+    const pn = '5511987650001@s.whatsapp.net';
+    // The LID lane created this contact, but its link was not in the ledger yet when the phone
+    // lane (its pair just learned) looked: the phone lane finds the contact by identifier.
+    const made = await fetch(`${c.url}/api/v1/accounts/${c.accountId}/contacts`, {
+      method: 'POST', headers: { 'content-type': 'application/json', api_access_token: c.token },
+      body: JSON.stringify({ inbox_id: c.inboxId, name: 'Maria', identifier: lid, source_id: lid }),
+    });
+    expect(made.status).toBe(200);
+    await e.emit('inst1', 'messages.upsert', upsert({ remoteJid: pn, remoteJidAlt: lid, addressingMode: 'pn' }, 'hello from the phone chat', 1_760_000_101));
+    await settled(a);
+    const snap = c.snapshot();
+    expect(snap.contacts.map((x) => [x.identifier, x.phone_number])).toEqual([[lid, '+5511987650001']]);
+    expect(customerMessages(c).map((m) => m.content)).toEqual(['hello from the phone chat']);
+  });
+
   it('groups: LID participants with participantAlt are one group conversation, and their pairs are learned', async () => {
     const { cw: c, evo: e, app: a } = await setup({ convention: '2.3.6' });
     const { messages } = await e.run({ instance: 'inst1', chats: 1, messages: 4, groupRate: 1, lidRate: 1, fromMeRate: 0, kinds: { text: 1 } }, { concurrency: 1 });
