@@ -17,7 +17,9 @@ export function isPhoneJid(jid: string | null | undefined): boolean {
 /** Digits of a phone JID, dropping a device suffix (`5511…:12@s.whatsapp.net`). */
 export function phoneDigits(jid: string): string | null {
   if (!isPhoneJid(jid)) return null;
-  const user = jid.slice(0, jid.indexOf('@')).split(':')[0] ?? '';
+  const at = jid.indexOf('@');
+  const colon = jid.indexOf(':');
+  const user = jid.slice(0, colon !== -1 && colon < at ? colon : at);
   return /^\d{5,20}$/.test(user) ? user : null;
 }
 

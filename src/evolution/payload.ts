@@ -30,6 +30,13 @@ const Timestamp = z
 const Ident = (min: number, max: number) =>
   z.string().min(min).max(max).refine(isKeyText, 'must not contain control characters or unpaired surrogates');
 
+/**
+ * A JSON object whose content is read later, field by field, by code that expects anything
+ * (content.ts). Checked for being an object only: `z.record` also checked every key (always a
+ * string in parsed JSON) and copied the object, a fifth of the time a message's normalisation took.
+ */
+const JsonObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object');
+
 export const MessageKeySchema = z.looseObject({
   id: Ident(1, 256),
   remoteJid: Ident(3, 256),
@@ -47,8 +54,8 @@ export const MessageKeySchema = z.looseObject({
 export const MessageRawSchema = z.looseObject({
   key: MessageKeySchema,
   pushName: z.string().nullish(),
-  message: z.record(z.string(), z.unknown()).nullish(),
-  contextInfo: z.record(z.string(), z.unknown()).nullish(),
+  message: JsonObject.nullish(),
+  contextInfo: JsonObject.nullish(),
   messageType: z.string().nullish(),
   messageTimestamp: Timestamp,
   status: z.string().nullish(),
@@ -88,7 +95,7 @@ export const ProtocolMessageSchema = z.looseObject({
     participant: z.string().nullish(),
   }),
   type: z.union([z.string(), z.number()]).nullish(),
-  editedMessage: z.record(z.string(), z.unknown()).nullish(),
+  editedMessage: JsonObject.nullish(),
   timestampMs: Timestamp.nullish(),
 });
 export type ProtocolMessage = z.infer<typeof ProtocolMessageSchema>;
