@@ -24,7 +24,10 @@ export async function alertReceiver(path = '/hooks/alerts'): Promise<{
   waitFor(what: string, ok: (all: ReceivedAlert[]) => boolean, timeoutMs?: number): Promise<ReceivedAlert[]>;
   close(): Promise<void>;
 }> {
-  const app = Fastify();
+  // Every connection is cut on close, as the simulators do: with Fastify's default only idle ones
+  // are, and a keep-alive connection whose alert was still being answered when the test ended
+  // kept close() waiting past the hook's 30 s (seen in CI: "cleanup still running: hook.close()").
+  const app = Fastify({ forceCloseConnections: true });
   const received: ReceivedAlert[] = [];
   let fail = 0;
   const state = { refused: 0 };
