@@ -110,6 +110,23 @@ describe('LID conventions (reference §2.8): one person is one Chatwoot contact 
     expect(customerMessages(c).map((m) => m.content)).toEqual(['hello from the phone chat']);
   });
 
+  it('a LID chat still creating its contact when its phone chat (pair just learned) starts: one contact, not two', async () => {
+    const { cw: c, evo: e, app: a } = await setup();
+    const lid = '118765432100002@lid';
+    const pn = '5511987650002@s.whatsapp.net';
+    // Every Chatwoot call takes 300 ms: the LID chat's contact look-up and create are in flight
+    // while the phone chat, its pair learned from the second event, resolves its own.
+    await fetch(`${c.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 300 }) });
+    await e.emit('inst1', 'messages.upsert', upsert({ remoteJid: lid, addressingMode: 'lid' }, 'first, LID only', 1_760_000_201));
+    await new Promise((r) => setTimeout(r, 100));
+    await e.emit('inst1', 'messages.upsert', upsert({ remoteJid: pn, remoteJidAlt: lid, addressingMode: 'pn' }, 'second, from the phone chat', 1_760_000_202));
+    await settled(a);
+    const snap = c.snapshot();
+    expect(snap.contacts.map((x) => [x.identifier, x.phone_number])).toEqual([[lid, '+5511987650002']]);
+    expect(snap.conversations).toHaveLength(1);
+    expect(customerMessages(c).map((m) => m.content)).toEqual(['first, LID only', 'second, from the phone chat']);
+  });
+
   it('groups: LID participants with participantAlt are one group conversation, and their pairs are learned', async () => {
     const { cw: c, evo: e, app: a } = await setup({ convention: '2.3.6' });
     const { messages } = await e.run({ instance: 'inst1', chats: 1, messages: 4, groupRate: 1, lidRate: 1, fromMeRate: 0, kinds: { text: 1 } }, { concurrency: 1 });
