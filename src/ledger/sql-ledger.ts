@@ -72,8 +72,8 @@ export class SqlLedger implements Ledger {
       // the look-up (which waits for the writer's lock on this connection), a read made meanwhile
       // chose a newer message without them, and a message that arrived late was counted out of
       // order by `evosync check`. The ordering window runs from there too.
-      const at = arrival ? Math.max(nowMs, arrival()) : nowMs;
-      return withRetry(() => batches.insert(ready, at, dueAtMs + (at - nowMs)));
+      const { at, dueAt } = stampArrival(nowMs, dueAtMs, arrival);
+      return withRetry(() => batches.insert(ready, at, dueAt));
     }
     return withRetry(() => this.#insert(rows, nowMs, dueAtMs, arrival));
   }
@@ -94,11 +94,10 @@ export class SqlLedger implements Ledger {
       // so the rows must count as having arrived after it. Stamped when the batch began, a message
       // that arrived late was counted out of order by `evosync check`.
       await lockLanesPg(trx, [...new Map(rows.map((r) => [`${r.message.instance}\u0000${r.message.chat}`, r.message])).values()]);
-      const arrivedAt = arrival ? Math.max(nowMs, arrival()) : nowMs;
       // The ordering window runs from there too: the wait for the lanes (behind a delivery's
-      // commit, or the batch before) is not taken from it (as on SQLite, see sqlite-batch.ts).
+      // commit, or the batch before) is not taken from it.
+      const { at: arrivedAt, dueAt } = stampArrival(nowMs, dueAtMs, arrival);
       const lockedAt = performance.now();
-      const dueAt = dueAtMs + (arrivedAt - nowMs);
       // Ids in one global order: batches committing side by side that share an id (a duplicate
       // delivery) then wait on each other in the same order instead of deadlocking.
       const sorted = [...rows].sort((a, b) => compareKey(a.message, b.message));
@@ -664,6 +663,15 @@ async function insertPg(trx: Transaction<Database>, rows: readonly NewMessage[],
     on conflict (instance, wa_id) do nothing
     returning id, instance, wa_id, chat`.execute(trx);
   return out;
+}
+
+/**
+ * A batch's arrival stamp, taken when nothing can overtake it any more (never before the batch
+ * began), and its due time: the ordering window counted from that stamp, not from the batch's start.
+ */
+function stampArrival(nowMs: number, dueAtMs: number, arrival: (() => number) | undefined): { at: number; dueAt: number } {
+  const at = arrival ? Math.max(nowMs, arrival()) : nowMs;
+  return { at, dueAt: dueAtMs + (at - nowMs) };
 }
 
 function compareKey(a: { instance: string; waId: string }, b: { instance: string; waId: string }): number {
